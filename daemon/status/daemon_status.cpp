@@ -1,0 +1,69 @@
+#include "status/daemon_status.hpp"
+
+#include <unistd.h>
+
+#include <ctime>
+
+namespace fieldlink {
+
+std::string utc_iso8601(std::chrono::system_clock::time_point t) {
+  using namespace std::chrono;
+  const auto ms = duration_cast<milliseconds>(t.time_since_epoch()).count();
+  const std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<int>(ms % 1000));
+  return buf;
+}
+
+DaemonStatus::DaemonStatus(const Clock& clock, std::string config_path)
+    : clock_(clock), config_path_(std::move(config_path)), started_(clock.now()) {}
+
+void DaemonStatus::loaded(const config::Config& config) {
+  config_files_ = config.files;
+  loaded_at_ = clock_.wall_now();
+  ++loads_;
+  last_reload_failed_ = false;
+}
+
+void DaemonStatus::reload_failed() {
+  ++reload_failures_;
+  last_reload_failed_ = true;
+}
+
+void DaemonStatus::describe(nlohmann::json& status) const {
+  const auto uptime = std::chrono::duration<double>(clock_.now() - started_).count();
+  status["version"] = FIELDLINK_VERSION;
+  status["pid"] = static_cast<long>(::getpid());
+  status["uptime_seconds"] = uptime;
+  status["config"] = {{"file", config_path_},
+                      {"files", config_files_},
+                      {"loaded_at", utc_iso8601(loaded_at_)},
+                      {"reloads", loads_ - 1},
+                      {"reload_failures", reload_failures_},
+                      {"last_reload_failed", last_reload_failed_}};
+}
+
+void DaemonStatus::collect(MetricsWriter& m) const {
+  m.gauge("fieldlink_build_info", "Version of the running fieldlinkd.", 1,
+          {{"version", FIELDLINK_VERSION}});
+  m.gauge("fieldlink_uptime_seconds", "Seconds since fieldlinkd started.",
+          std::chrono::duration<double>(clock_.now() - started_).count());
+  m.counter("fieldlink_config_reloads_total", "Configuration reloads by result.",
+            static_cast<double>(loads_ - 1), {{"result", "ok"}});
+  m.counter("fieldlink_config_reloads_total", "Configuration reloads by result.",
+            static_cast<double>(reload_failures_), {{"result", "error"}});
+  m.gauge("fieldlink_config_loaded_timestamp_seconds",
+          "When the running configuration was loaded (Unix time).",
+          std::chrono::duration<double>(loaded_at_.time_since_epoch()).count());
+}
+
+void DaemonStatus::health(std::vector<std::string>&) const {
+  // A failed reload is not unhealthy: the previous configuration keeps running, and /status and
+  // the log say so. Parts that can be unhealthy (sessions, journal) report their own problems.
+}
+
+}  // namespace fieldlink

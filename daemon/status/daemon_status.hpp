@@ -1,0 +1,40 @@
+#pragma once
+// The daemon's own lines on /status and /metrics: version, uptime, which config is running since
+// when, and how reloads went — what an operator checks first after editing the config.
+// Thread: the core loop's.
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "config/config.hpp"
+#include "core/clock.hpp"
+#include "status/status_board.hpp"
+
+namespace fieldlink {
+
+class DaemonStatus final : public StatusProvider {
+ public:
+  DaemonStatus(const Clock& clock, std::string config_path);
+
+  void loaded(const config::Config& config);
+  void reload_failed();
+
+  void describe(nlohmann::json& status) const override;
+  void collect(MetricsWriter& metrics) const override;
+  void health(std::vector<std::string>& problems) const override;
+
+ private:
+  const Clock& clock_;
+  std::string config_path_;
+  std::vector<std::string> config_files_;
+  std::chrono::steady_clock::time_point started_;
+  std::chrono::system_clock::time_point loaded_at_;
+  std::uint64_t loads_ = 0;
+  std::uint64_t reload_failures_ = 0;
+  bool last_reload_failed_ = false;
+};
+
+// "2026-11-26T05:30:44.123Z"
+std::string utc_iso8601(std::chrono::system_clock::time_point t);
+
+}  // namespace fieldlink
