@@ -158,8 +158,9 @@ Parsed<ListenAddress> parse_listen(std::string_view text) {
   }
   std::uint64_t port = 0;
   std::string_view junk;
-  if (!split_number(port_text, port, junk) || !junk.empty() || port == 0 || port > 65535) {
-    return Parsed<ListenAddress>::fail("port must be a number from 1 to 65535, got '" +
+  // Port 0 takes any free port (tests, side-by-side instances); the log and STATUS= say which.
+  if (!split_number(port_text, port, junk) || !junk.empty() || port > 65535) {
+    return Parsed<ListenAddress>::fail("port must be a number from 0 to 65535, got '" +
                                        std::string(port_text) + "'");
   }
   if (!is_loopback(host)) {

@@ -67,7 +67,7 @@ struct ListenAddress {
 Parsed<Duration> parse_duration(std::string_view text);
 Parsed<ByteSize> parse_size(std::string_view text);
 Parsed<Rate> parse_rate(std::string_view text);
-// `host:port`, `[v6]:port` or `unix:/path`. Only loopback hosts are accepted: the status
+// `host:port`, `[v6]:port` or `unix:/path`; port 0 means any free port. Only loopback hosts are accepted: the status
 // endpoint is unauthenticated, so it must not be reachable from the plant network by default.
 Parsed<ListenAddress> parse_listen(std::string_view text);
 

@@ -23,6 +23,7 @@ DaemonStatus::DaemonStatus(const Clock& clock, std::string config_path)
     : clock_(clock), config_path_(std::move(config_path)), started_(clock.now()) {}
 
 void DaemonStatus::loaded(const config::Config& config) {
+  gateway_name_ = config.gateway.name;
   config_files_ = config.files;
   loaded_at_ = clock_.wall_now();
   ++loads_;
@@ -36,6 +37,7 @@ void DaemonStatus::reload_failed() {
 
 void DaemonStatus::describe(nlohmann::json& status) const {
   const auto uptime = std::chrono::duration<double>(clock_.now() - started_).count();
+  status["gateway"] = gateway_name_;
   status["version"] = FIELDLINK_VERSION;
   status["pid"] = static_cast<long>(::getpid());
   status["uptime_seconds"] = uptime;

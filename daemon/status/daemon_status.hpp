@@ -26,6 +26,7 @@ class DaemonStatus final : public StatusProvider {
  private:
   const Clock& clock_;
   std::string config_path_;
+  std::string gateway_name_;
   std::vector<std::string> config_files_;
   std::chrono::steady_clock::time_point started_;
   std::chrono::system_clock::time_point loaded_at_;
