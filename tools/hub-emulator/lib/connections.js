@@ -26,6 +26,10 @@ export class DeviceConnection {
     return sent;
   }
 
+  subscriptions() {
+    return Object.keys(this.client.subscriptions ?? {});
+  }
+
   isSubscribed(filter) {
     return Boolean(this.client.subscriptions?.[filter]);
   }

@@ -133,7 +133,8 @@ export class HttpApi {
 
   #connectionStats(deviceId, moduleId) {
     const key = identityKey(deviceId, moduleId);
-    return { connected: Boolean(this.hub.connections.get(key)), ...this.hub.stats.get(key) };
+    const connection = this.hub.connections.get(key);
+    return { connected: Boolean(connection), subscriptions: connection?.subscriptions() ?? [], ...this.hub.stats.get(key) };
   }
 
   /** NDJSON: every held message after `after` (optionally for one device), then new ones as they arrive. */
