@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 
+#include "config/map_reader.hpp"
 #include "config/schema.hpp"
 #include "config/yaml_tree.hpp"
 
@@ -29,43 +30,6 @@ std::vector<std::string> conf_d_files(const std::string& main) {
   return files;
 }
 
-size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j)
-    row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diag = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      const size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diag = up;
-    }
-  }
-  return row[b.size()];
-}
-
-std::string unknown_key_message(std::string_view key, const std::vector<std::string>& valid) {
-  std::string msg = "unknown key '" + std::string(key) + "'";
-  std::string best;
-  size_t best_distance = 3;  // suggest only close misspellings
-  for (const auto& v : valid) {
-    if (const auto d = edit_distance(key, v); d < best_distance) {
-      best_distance = d;
-      best = v;
-    }
-  }
-  if (!best.empty()) msg += " (did you mean '" + best + "'?)";
-  msg += "; valid keys: ";
-  for (size_t i = 0; i < valid.size(); ++i)
-    msg += (i ? ", " : "") + valid[i];
-  return msg;
-}
-
-std::string got(const ConfigNode& n) {
-  return std::string("got ") + ConfigNode::kind_name(n.kind);
-}
-
 // Device ids as IoT Hub accepts them: up to 128 ASCII letters, digits and -.%_*?!(),:=@$'
 bool valid_hub_id(std::string_view id) {
   constexpr std::string_view kExtra = "-.%_*?!(),:=@$'";
@@ -83,12 +47,6 @@ bool valid_adapter_name(std::string_view n) {
   });
 }
 
-std::string expected(const std::string& type) {
-  if (type.starts_with("one of")) return "expected " + type;
-  const bool vowel = std::string_view("aeiou").find(type.front()) != std::string_view::npos;
-  return std::string("expected ") + (vowel ? "an " : "a ") + type + " value";
-}
-
 class Validator {
  public:
   Validator(const AdapterRegistry& adapters, Diagnostics& diagnostics)
@@ -97,14 +55,6 @@ class Validator {
   Config run(const ConfigNode& root);
 
  private:
-  template <class Root>
-  void apply_defaults(const std::vector<Field<Root>>& fields, Root& root);
-  template <class Root>
-  void assign(const Field<Root>& field, const ConfigNode& node, const std::string& path,
-              Root& root);
-  template <class Root>
-  void fill_map(const ConfigNode& map, std::string_view prefix, const std::string& path,
-                const std::vector<Field<Root>>& fields, Root& root);
   void identities(const ConfigNode& list, Config& config);
   void check_identity(const ConfigNode& item, const std::string& path, IdentityBinding& id);
   void adapter_list(const ConfigNode& list, Config& config);
@@ -112,71 +62,16 @@ class Validator {
 
   const AdapterRegistry& adapters_;
   Diagnostics& diag_;
-  std::map<std::string, Location> set_at_;  // where each key path was set, for cross-checks
+  SetAt set_at_;  // where each key path was set, for cross-checks
 };
-
-template <class Root>
-void Validator::apply_defaults(const std::vector<Field<Root>>& fields, Root& root) {
-  for (const auto& f : fields) {
-    if (!f.default_text) continue;
-    // Defaults go through the same parser as operator input; a bad default is a bug caught by the
-    // schema's unit test, not something to hide.
-    const auto why = f.assign(*f.default_text, ParseContext{}, root);
-    if (!why.empty()) diag_.add({"<built-in default>", 0, 0}, f.key, why);
-  }
-}
-
-template <class Root>
-void Validator::assign(const Field<Root>& field, const ConfigNode& node, const std::string& path,
-                       Root& root) {
-  if (node.kind != Kind::scalar) {
-    diag_.add(node.where, path, expected(field.type) + ", " + got(node));
-    return;
-  }
-  const ParseContext ctx{fs::path(node.where.file).parent_path().string()};
-  if (auto why = field.assign(node.scalar, ctx, root); !why.empty()) {
-    diag_.add(node.where, path, why);
-    return;
-  }
-  set_at_[path] = node.where;
-}
-
-template <class Root>
-void Validator::fill_map(const ConfigNode& map, std::string_view prefix, const std::string& path,
-                         const std::vector<Field<Root>>& fields, Root& root) {
-  std::vector<const Field<Root>*> own;
-  std::vector<std::string> names;
-  for (const auto& f : fields) {
-    if (f.key.starts_with(prefix) && f.key.find('.', prefix.size()) == std::string::npos) {
-      own.push_back(&f);
-      names.push_back(f.key.substr(prefix.size()));
-    }
-  }
-  std::set<std::string_view> present;
-  for (size_t i = 0; i < map.entries.size(); ++i) {
-    const auto& [key, value] = map.entries[i];
-    const auto child = path.empty() ? key : path + "." + key;
-    const auto it = std::find(names.begin(), names.end(), key);
-    if (it == names.end()) {
-      diag_.add(map.key_locations[i], child, unknown_key_message(key, names));
-      continue;
-    }
-    present.insert(*it);
-    assign(*own[static_cast<size_t>(it - names.begin())], value, child, root);
-  }
-  for (size_t i = 0; i < own.size(); ++i) {
-    if (!own[i]->default_text && !present.contains(names[i])) {
-      diag_.add(map.where, path, "missing required key '" + names[i] + "' (" + own[i]->type + ")");
-    }
-  }
-}
 
 Config Validator::run(const ConfigNode& root) {
   Config config;
-  apply_defaults(config_fields(), config);
+  apply_defaults(config_fields(), config, diag_);
   if (root.kind == Kind::null) return config;
   if (root.kind != Kind::map) {
-    diag_.add(root.where, "", "expected a mapping of sections (gateway, hub, …), " + got(root));
+    diag_.add(root.where, "",
+              "expected a mapping of sections (gateway, hub, …), " + got_text(root));
     return config;
   }
   static const std::vector<std::string> kSections{
@@ -189,16 +84,16 @@ Config Validator::run(const ConfigNode& root) {
       adapter_list(value, config);
     } else if (key == "unknown_sources") {
       const auto& fields = config_fields();
-      assign(*std::find_if(fields.begin(), fields.end(),
-                           [](const auto& f) { return f.key == "unknown_sources"; }),
-             value, key, config);
+      const auto& field = *std::find_if(fields.begin(), fields.end(),
+                                        [](const auto& f) { return f.key == "unknown_sources"; });
+      if (assign_field(field, value, key, config, diag_)) set_at_[key] = value.where;
     } else if (std::find(kSections.begin(), kSections.end(), key) != kSections.end()) {
       if (value.kind == Kind::null) continue;  // `hub:` with nothing under it keeps the defaults
       if (value.kind != Kind::map) {
-        diag_.add(value.where, key, "expected a mapping of keys, " + got(value));
+        diag_.add(value.where, key, "expected a mapping of keys, " + got_text(value));
         continue;
       }
-      fill_map(value, key + ".", key, config_fields(), config);
+      read_map(value, key + ".", key, config_fields(), config, diag_, {}, &set_at_);
     } else {
       diag_.add(root.key_locations[i], key, unknown_key_message(key, kSections));
     }
@@ -210,7 +105,7 @@ Config Validator::run(const ConfigNode& root) {
 void Validator::identities(const ConfigNode& list, Config& config) {
   if (list.kind == Kind::null) return;
   if (list.kind != Kind::sequence) {
-    diag_.add(list.where, "identities", "expected a list of bindings, " + got(list));
+    diag_.add(list.where, "identities", "expected a list of bindings, " + got_text(list));
     return;
   }
   std::map<std::string, Location> sources;
@@ -219,14 +114,15 @@ void Validator::identities(const ConfigNode& list, Config& config) {
     const auto& item = list.items[i];
     const auto path = "identities[" + std::to_string(i) + "]";
     if (item.kind != Kind::map) {
-      diag_.add(item.where, path, "expected a mapping with source and device_id, " + got(item));
+      diag_.add(item.where, path,
+                "expected a mapping with source and device_id, " + got_text(item));
       continue;
     }
     IdentityBinding id;
     id.where = item.where;
-    apply_defaults(identity_fields(), id);
+    apply_defaults(identity_fields(), id, diag_);
     const auto before = diag_.size();
-    fill_map(item, "", path, identity_fields(), id);
+    read_map(item, "", path, identity_fields(), id, diag_);
     if (diag_.size() != before) continue;
     check_identity(item, path, id);
     const auto* src = item.find("source");
@@ -308,7 +204,7 @@ void Validator::check_identity(const ConfigNode& item, const std::string& path,
 void Validator::adapter_list(const ConfigNode& list, Config& config) {
   if (list.kind == Kind::null) return;
   if (list.kind != Kind::sequence) {
-    diag_.add(list.where, "adapters", "expected a list of adapters, " + got(list));
+    diag_.add(list.where, "adapters", "expected a list of adapters, " + got_text(list));
     return;
   }
   std::map<std::string, Location> names;
@@ -316,7 +212,7 @@ void Validator::adapter_list(const ConfigNode& list, Config& config) {
     const auto& item = list.items[i];
     const auto path = "adapters[" + std::to_string(i) + "]";
     if (item.kind != Kind::map) {
-      diag_.add(item.where, path, "expected a mapping with name and type, " + got(item));
+      diag_.add(item.where, path, "expected a mapping with name and type, " + got_text(item));
       continue;
     }
     const auto* name = item.find("name");
@@ -382,7 +278,8 @@ LoadResult load_config(const std::string& path, const AdapterRegistry& adapters)
   for (auto& extra : conf_d_files(path)) {
     auto overlay = read_yaml_file(extra, result.diagnostics);
     if (overlay.kind != Kind::null && overlay.kind != Kind::map) {
-      result.diagnostics.add(overlay.where, "", "expected a mapping of sections, " + got(overlay));
+      result.diagnostics.add(overlay.where, "",
+                             "expected a mapping of sections, " + got_text(overlay));
       continue;
     }
     merge_into(root, std::move(overlay));

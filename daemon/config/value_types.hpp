@@ -67,8 +67,9 @@ struct ListenAddress {
 Parsed<Duration> parse_duration(std::string_view text);
 Parsed<ByteSize> parse_size(std::string_view text);
 Parsed<Rate> parse_rate(std::string_view text);
-// `host:port`, `[v6]:port` or `unix:/path`; port 0 means any free port. Only loopback hosts are accepted: the status
-// endpoint is unauthenticated, so it must not be reachable from the plant network by default.
+// `host:port`, `[v6]:port` or `unix:/path`; port 0 means any free port. Only loopback hosts are
+// accepted: the status endpoint is unauthenticated, so it must not be reachable from the plant
+// network by default.
 Parsed<ListenAddress> parse_listen(std::string_view text);
 
 // The shortest exact form in the operators' own notation: 90000ms → "90s", 7d stays "7d".
