@@ -37,13 +37,18 @@ export async function startEmulator(t, { dataDir = null } = {}) {
   const logLines = createInterface({ input: child.stderr });
   logLines.on('line', (line) => log.push(line));
   const exited = once(child, 'exit');
+  // Should the test process end without running its hooks (a timeout, an uncaught error), the
+  // emulator must not outlive it.
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  exited.then(() => process.off('exit', killOnExit));
   // Clients close before the emulator stops: an SDK client that sees its hub go away starts a
   // retry loop that keeps the test process alive.
   const clients = [];
-  const stop = async () => {
+  const stop = async (signal = 'SIGTERM') => {
     for (const close of clients.splice(0).reverse()) await close();
     if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
+      child.kill(signal);
       await within(5000, exited, 'emulator shutdown').catch(() => child.kill('SIGKILL'));
     }
   };
