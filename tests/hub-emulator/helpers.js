@@ -128,7 +128,7 @@ export function randomKey() {
  * Connects a raw MQTT 3.1.1 client as `deviceId`, over TLS trusting the emulator's CA. Resolves to
  * the client, or rejects with the CONNACK error. Ended after the test.
  */
-export async function rawClient(emulator, deviceId, { password, username, clientId = deviceId, cert, key } = {}) {
+export async function rawClient(emulator, deviceId, { password, username, clientId = deviceId, cert, key, will } = {}) {
   const client = mqtt.connect({
     protocol: 'mqtts',
     host: HOST,
@@ -136,6 +136,7 @@ export async function rawClient(emulator, deviceId, { password, username, client
     ca: emulator.ca,
     cert,
     key,
+    will,
     protocolVersion: 4,
     clientId,
     clean: false,
