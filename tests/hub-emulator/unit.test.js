@@ -8,7 +8,8 @@ import { createSasToken, parseUsername, sasSignature, verifySasToken } from '../
 import { decodePropertyBag, encodePropertyBag } from '../../tools/hub-emulator/lib/property-bag.js';
 import { guardPacketSize } from '../../tools/hub-emulator/lib/size-guard.js';
 import { classifyPublish, isAllowedSubscription } from '../../tools/hub-emulator/lib/topics.js';
-import { Twins, TwinError } from '../../tools/hub-emulator/lib/twins.js';
+import { HubError } from '../../tools/hub-emulator/lib/errors.js';
+import { Twins } from '../../tools/hub-emulator/lib/twins.js';
 
 const KEY = 'AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=';
 const HOST = 'myhub.azure-devices.net';
@@ -74,7 +75,7 @@ test('twin patches merge, delete on null, bump versions and respect limits', () 
   assert.deepEqual(twins.deviceView('d').reported, { a: { c: 2, d: [1, 2] }, keep: true, $version: 3 });
   assert.deepEqual(twins.patchService('d', { properties: { desired: { x: 1, $version: 99 } } }), { x: 1, $version: 2 });
 
-  const rejects = (patch, pattern) => assert.throws(() => twins.patchReported('d', patch), (error) => error instanceof TwinError && error.status === 400 && pattern.test(error.message));
+  const rejects = (patch, pattern) => assert.throws(() => twins.patchReported('d', patch), (error) => error instanceof HubError && error.status === 400 && pattern.test(error.message));
   rejects({ 'a.b': 1 }, /name/);
   rejects({ big: 'x'.repeat(4097) }, /4096 bytes/);
   rejects({ list: [1, null] }, /null/);
