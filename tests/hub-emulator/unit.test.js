@@ -8,6 +8,7 @@ import { createSasToken, parseUsername, sasSignature, verifySasToken } from '../
 import { decodePropertyBag, encodePropertyBag } from '../../tools/hub-emulator/lib/property-bag.js';
 import { guardPacketSize } from '../../tools/hub-emulator/lib/size-guard.js';
 import { classifyPublish, isAllowedSubscription } from '../../tools/hub-emulator/lib/topics.js';
+import { DeviceConnection } from '../../tools/hub-emulator/lib/connections.js';
 import { HubError } from '../../tools/hub-emulator/lib/errors.js';
 import { Twins } from '../../tools/hub-emulator/lib/twins.js';
 
@@ -102,4 +103,22 @@ test('the size guard cuts a connection that announces an oversize packet', async
   socket.emit('data', Buffer.from([0x07]));
   assert.equal(oversize, true);
   assert.equal(socket.destroyed, true);
+});
+
+test('connection timers beyond the 24.8-day setTimeout limit do not fire early', (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  const connection = new DeviceConnection({ client: null, identity: null, key: 'd', serial: 1 });
+  let fired = false;
+  const thirtyDaysMs = 30 * 24 * 3600 * 1000;
+  connection.schedule(thirtyDaysMs, () => {
+    fired = true;
+  });
+  const limit = 2 ** 31 - 1;
+  // Tick to the first step's end first: mocked timers run callbacks at the end of a tick.
+  t.mock.timers.tick(limit);
+  assert.equal(fired, false);
+  t.mock.timers.tick(thirtyDaysMs - limit - 1);
+  assert.equal(fired, false);
+  t.mock.timers.tick(1);
+  assert.equal(fired, true);
 });
