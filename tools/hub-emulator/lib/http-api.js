@@ -44,13 +44,19 @@ export class HttpApi {
     this.#routes = [
       ['GET', '/hub', () => this.hub.describe()],
       ['GET', '/devices', () => this.hub.registry.devices().map((device) => this.#describeIdentity(device))],
-      ['GET', `/devices/${seg}/modules`, ([deviceId]) => this.#requireIdentity(deviceId, null) && this.hub.registry.modules(deviceId).map((m) => this.#describeIdentity(m))],
+      ['GET', `/devices/${seg}/modules`, ([deviceId]) => {
+        this.#requireIdentity(deviceId, null);
+        return this.hub.registry.modules(deviceId).map((module) => this.#describeIdentity(module));
+      }],
       ['PUT', `/devices/${identity}`, async ([deviceId, moduleId], request) => this.#describeIdentity(this.hub.registry.put(deviceId, moduleId, await readJson(request)))],
       ['GET', `/devices/${identity}`, ([deviceId, moduleId]) => this.#describeIdentity(this.#requireIdentity(deviceId, moduleId))],
       ['DELETE', `/devices/${identity}`, ([deviceId, moduleId]) => this.hub.removeIdentity(deviceId, moduleId)],
       ['GET', `/devices/${identity}/connection-stats`, ([deviceId, moduleId]) => this.#connectionStats(deviceId, moduleId)],
       ['POST', `/devices/${seg}/messages/deviceBound`, async ([deviceId], request) => this.hub.sendC2d(this.#requireIdentity(deviceId, null), await readJson(request))],
-      ['GET', `/devices/${seg}/messages/deviceBound`, ([deviceId]) => this.#requireIdentity(deviceId, null) && this.hub.c2d.pending(deviceId)],
+      ['GET', `/devices/${seg}/messages/deviceBound`, ([deviceId]) => {
+        this.#requireIdentity(deviceId, null);
+        return this.hub.c2d.pending(deviceId);
+      }],
       ['GET', `/devices/${seg}/messages/events`, ([deviceId], request, response, url) => this.hub.telemetry.read({ deviceId, ...readPosition(url) })],
       ['GET', '/messages/events', (params, request, response, url) => this.#streamEvents(request, response, url)],
       ['GET', `/twins/${identity}`, ([deviceId, moduleId]) => this.hub.serviceTwin(this.#requireIdentity(deviceId, moduleId))],
@@ -75,7 +81,7 @@ export class HttpApi {
     return this.#server.address().port;
   }
 
-  async stop() {
+  stop() {
     for (const response of this.#streams) response.end();
     this.#server.closeAllConnections();
     this.#server.close();

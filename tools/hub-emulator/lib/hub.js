@@ -57,7 +57,7 @@ export class Hub {
 
   async stop() {
     this.methods.cancelAll();
-    await this.http.stop();
+    this.http.stop();
     await this.endpoint.stop();
     this.state.flush();
   }
