@@ -58,7 +58,10 @@ std::optional<PropertyBag> PropertyBag::decode(std::string_view bag) {
                                               : percent_decode(item.substr(eq + 1));
     if (!name || !value) return std::nullopt;
     bool system = false;
-    if (name->starts_with("$.")) {
+    if (*name == "iothub-ack") {
+      out.ack = std::move(*value);
+      system = true;
+    } else if (name->starts_with("$.")) {
       for (const auto& key : kSystemKeys) {
         if (std::string_view(*name).substr(2) == key.wire) {
           out.*key.member = std::move(*value);

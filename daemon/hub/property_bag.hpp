@@ -21,6 +21,7 @@ struct PropertyBag {
   std::string to;                // $.to (C2D)
   std::string expiry;            // $.exp (C2D), ISO-8601 as sent
   std::string creation_time;     // $.ctime, ISO-8601 UTC
+  std::string ack;               // iothub-ack on C2D: the sender's feedback request, not data
   Properties application;
 
   std::string encode() const;

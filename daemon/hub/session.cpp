@@ -60,14 +60,21 @@ const char* to_string(SessionState s) {
 
 struct Session::Timers {
   explicit Timers(boost::asio::io_context& loop)
-      : retry(loop), keepalive(loop), renew(loop), drain(loop), stall(loop), requests(loop) {}
+      : retry(loop),
+        keepalive(loop),
+        renew(loop),
+        drain(loop),
+        stall(loop),
+        get(loop),
+        requests(loop) {}
   void cancel_connection_timers() {
     keepalive.cancel();
+    get.cancel();
     renew.cancel();
     drain.cancel();
     stall.cancel();
   }
-  boost::asio::steady_timer retry, keepalive, renew, drain, stall, requests;
+  boost::asio::steady_timer retry, keepalive, renew, drain, stall, get, requests;
 };
 
 Session::Session(boost::asio::io_context& loop, SessionSettings settings, SessionObserver& observer,
@@ -131,7 +138,10 @@ void Session::on_open() {
       std::chrono::duration_cast<std::chrono::seconds>(settings_.keepalive).count());
   c.clean_session = false;  // C2D and subscriptions survive reconnects, as with the SDKs
   if (!settings_.sas_key.empty()) {
-    const auto expiry = clock_.wall_now() + settings_.token_ttl;
+    // `se` has whole seconds: remember the expiry as the hub will see it.
+    const auto expiry =
+        std::chrono::time_point_cast<std::chrono::seconds>(clock_.wall_now() + settings_.token_ttl);
+    token_life_ = std::chrono::duration_cast<milliseconds>(expiry - clock_.wall_now());
     c.password = make_sas_token(sas_resource(settings_.hub_host, settings_.identity),
                                 settings_.sas_key, expiry);
     if (!c.password) return fail("the identity's key is not valid base64", true);
@@ -187,7 +197,7 @@ void Session::on_suback(const mqtt::Suback& s) {
   // Renew at about 80 % of the token's life, spread ±8 % so identities that connected together
   // do not all renew together.
   if (!settings_.sas_key.empty()) {
-    const auto ttl = settings_.token_ttl.count();
+    const auto ttl = token_life_.count();
     const auto at =
         ttl * 72 / 100 +
         static_cast<std::int64_t>(rng_.below(static_cast<std::uint64_t>(ttl * 16 / 100 + 1)));
@@ -298,13 +308,18 @@ void Session::complete_c2d(std::uint64_t generation, std::uint16_t packet_id) {
 
 void Session::start_desired_sync() {
   get_rid_ = next_rid();
-  desired_buffer_.clear();
   send(mqtt::encode(mqtt::Publish{twin_get_topic(get_rid_), "", 0, false, false, 0}));
+  // QoS 0 both ways: a lost GET or answer is only noticed by its absence, so ask again.
+  timers_->get.expires_after(settings_.request_timeout);
+  timers_->get.async_wait([this, g = generation_](boost::system::error_code ec) {
+    if (!ec && g == generation_ && !get_rid_.empty()) start_desired_sync();
+  });
 }
 
 void Session::on_twin_response(const Inbound& in, const std::string& payload) {
   if (!get_rid_.empty() && in.rid == get_rid_) {
     get_rid_.clear();
+    timers_->get.cancel();
     if (in.status != 200) {
       // Without the twin we could miss desired changes; reconnecting retries under backoff,
       // which is also the right answer to a 429.
@@ -426,7 +441,8 @@ void Session::begin_renewal() {
   if (state_ != SessionState::online) return;
   draining_ = true;
   if (inflight_.empty()) return finish_renewal();
-  timers_->drain.expires_after(std::min(kDrainLimit, settings_.stall_timeout));
+  // Bounded by what is left of the token's life, so the hub never closes us for expiry first.
+  timers_->drain.expires_after(std::min({kDrainLimit, settings_.stall_timeout, token_life_ / 8}));
   timers_->drain.async_wait([this, g = generation_](boost::system::error_code ec) {
     if (!ec && g == generation_ && draining_) finish_renewal();
   });

@@ -165,6 +165,7 @@ class Session {
   std::chrono::system_clock::time_point since_;
   std::string last_error_;
   bool credential_problem_ = false;
+  std::chrono::milliseconds token_life_{};  // of the token sent with the last CONNECT
   bool draining_ = false;  // token renewal: no new publishes until in-flight ones are acked
   bool ping_outstanding_ = false;
   std::map<std::uint16_t, std::uint64_t> inflight_;  // packet id → journal sequence

@@ -62,7 +62,7 @@ class StreamConnection final : public Connection,
     if (closed_) return;
     queued_ += bytes.size();
     writes_.push_back(std::move(bytes));
-    if (writes_.size() == 1 && open_) write_next();
+    if (open_ && !writing_) write_next();
   }
 
   void close() override {
@@ -121,7 +121,7 @@ class StreamConnection final : public Connection,
     open_ = true;
     handlers_.on_open();
     if (closed_) return;
-    if (!writes_.empty()) write_next();
+    if (!writes_.empty() && !writing_) write_next();
     read_next();
   }
 
@@ -165,8 +165,11 @@ class StreamConnection final : public Connection,
     read_next();
   }
 
+  // One write at a time: asio allows no second async_write on a stream before the first ends.
   void write_next() {
+    writing_ = true;
     auto on_write = [self = shared_from_this()](error_code ec, std::size_t n) {
+      self->writing_ = false;
       if (self->closed_) return;
       if (ec) return self->fail("write to " + self->where() + " failed: " + ec.message());
       self->queued_ -= n;
@@ -210,6 +213,7 @@ class StreamConnection final : public Connection,
   std::deque<std::string> writes_;
   std::size_t queued_ = 0;
   bool open_ = false;
+  bool writing_ = false;
   bool finishing_ = false;
   bool closed_ = false;
 };
