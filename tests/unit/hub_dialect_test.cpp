@@ -5,6 +5,7 @@
 #include "hub/property_bag.hpp"
 #include "hub/sas_token.hpp"
 #include "hub/topics.hpp"
+#include "core/crypto.hpp"
 #include "hub/url_encoding.hpp"
 
 namespace fieldlink::hub {
@@ -53,10 +54,6 @@ TEST(SasToken, PolicyVectorC) {
 TEST(SasToken, RefusesAKeyThatIsNotBase64) {
   EXPECT_FALSE(make_sas_token("h/devices/d", "not base64!", kExpiry));
   EXPECT_FALSE(make_sas_token("h/devices/d", "", kExpiry));
-}
-
-TEST(SasToken, DerivesDeviceKeysAsDpsGroupEnrollmentDoes) {
-  EXPECT_EQ(derive_device_key(kKey, "device-001"), "BG0x/0mIbqnG9RWsosby2GxBOeYgRhXI9gnRqn2lxFI=");
 }
 
 TEST(Base64, RoundTripsEveryLength) {
