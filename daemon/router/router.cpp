@@ -1,0 +1,272 @@
+#include "router/router.hpp"
+
+#include <utility>  // before asio, for Boost 1.74 under C++20
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "router/reading_encoder.hpp"
+
+namespace fieldlink {
+
+struct Router::PendingMethod {
+  explicit PendingMethod(boost::asio::io_context& loop) : timer(loop) {}
+  Identity identity;
+  std::string rid;
+  boost::asio::steady_timer timer;
+};
+
+Router::Router(boost::asio::io_context& loop, RouterSettings settings, TelemetryIntake& intake,
+               hub::Upstream& upstream, SessionFactory sessions, GatewayActions actions,
+               Logger& log, const Clock& clock, Rng& rng)
+    : loop_(loop),
+      settings_(std::move(settings)),
+      intake_(intake),
+      upstream_(upstream),
+      sessions_(std::move(sessions)),
+      actions_(std::move(actions)),
+      log_(log),
+      clock_(clock) {
+  // Message ids are unique across restarts without persisting a counter: a random prefix per
+  // start, then a sequence.
+  char prefix[20];
+  std::snprintf(prefix, sizeof prefix, "%016llx", static_cast<unsigned long long>(rng.next()));
+  id_prefix_ = prefix;
+}
+
+Router::~Router() = default;
+
+void Router::set_identities(std::shared_ptr<const IdentityMap> identities) {
+  identities_ = std::move(identities);
+  known_.clear();
+}
+
+void Router::attach(Adapter& adapter) {
+  adapters_[adapter.name().str()] = &adapter;
+}
+
+void Router::detach(const AdapterName& name) {
+  adapters_.erase(name.str());
+}
+
+std::string Router::next_message_id() {
+  return id_prefix_ + "-" + std::to_string(++id_counter_);
+}
+
+std::optional<Identity> Router::identity_for(const SourceAddress& source) {
+  const auto gateway = Identity{DeviceId(settings_.gateway_identity), ModuleId()};
+  if (settings_.gateway_mode) return gateway;
+  if (identities_) {
+    if (auto b = identities_->resolve(source)) {
+      const auto client = b->identity.client_id();
+      auto [it, fresh] = known_.emplace(source.str(), client);
+      if (fresh && upstream_.find(b->identity) == nullptr) sessions_(*b);
+      return b->identity;
+    }
+  }
+  if (settings_.unknown_sources == config::UnknownSources::gateway &&
+      !settings_.gateway_identity.empty()) {
+    return gateway;
+  }
+  return std::nullopt;
+}
+
+Router::Result Router::push(Reading reading) {
+  ++counters_.readings;
+  const auto identity = identity_for(reading.source);
+  if (!identity) {
+    ++counters_.unknown_source;
+    log_.warning({.event = "router.unknown_source", .source = reading.source.str()},
+                 "no identity is bound to " + reading.source.str() +
+                     "; reading dropped (unknown_sources: reject)");
+    return Result::accepted;  // refused by policy, not by pressure: nothing to retry
+  }
+  Message m;
+  m.identity = *identity;
+  m.id = next_message_id();
+  m.body = std::make_shared<const std::string>(encode_reading(reading));
+  m.content_type = "application/json";
+  m.content_encoding = "utf-8";
+  m.created = reading.sampled_at;
+  if (identity->device.str() == settings_.gateway_identity) {
+    m.properties.emplace_back("fieldlink-source", reading.source.str());
+  }
+  if (!intake_.append(std::move(m))) {
+    ++counters_.refused_by_store;
+    return Result::backpressure;
+  }
+  return Result::accepted;
+}
+
+void Router::respond(const Identity& identity, const std::string& rid, int status,
+                     const nlohmann::json& payload) {
+  if (auto* s = upstream_.find(identity)) s->respond_method(rid, status, payload.dump());
+}
+
+void Router::downlink(hub::Downlink d, std::function<void()> complete) {
+  const bool to_gateway = d.identity.device.str() == settings_.gateway_identity;
+  if (to_gateway && d.kind == hub::Downlink::Kind::method) {
+    gateway_method(d);
+    return complete();
+  }
+  std::optional<SourceAddress> target;
+  if (to_gateway && d.kind == hub::Downlink::Kind::c2d) {
+    // In gateway mode the target device travels as a property.
+    for (const auto& [k, v] : d.properties) {
+      if (k == "fieldlink-target") target = SourceAddress::parse(v);
+    }
+  } else if (identities_) {
+    target = identities_->source_of(d.identity);
+  }
+  Adapter* adapter = nullptr;
+  if (target) {
+    const auto it = adapters_.find(target->adapter());
+    if (it != adapters_.end()) adapter = it->second;
+  }
+  const auto id = d.identity.client_id();
+  switch (d.kind) {
+    case hub::Downlink::Kind::method:
+      ++counters_.methods;
+      if (adapter == nullptr) {
+        respond(d.identity, d.id, 404,
+                {{"error", target ? "no adapter '" + std::string(target->adapter()) + "' for " +
+                                        target->str()
+                                  : "no device is bound to identity " + id}});
+        return complete();
+      }
+      run_method(std::move(d), *adapter, *target);
+      return complete();
+    case hub::Downlink::Kind::desired: {
+      ++counters_.desired;
+      if (adapter == nullptr) return complete();
+      Command c{Command::Kind::desired,
+                *target,
+                {},
+                d.payload,
+                {},
+                {},
+                clock_.now() + settings_.method_timeout};
+      adapter->execute(c, [this, identity = d.identity](Outcome o) {
+        if (!o.ok()) {
+          log_.warning({.event = "router.desired_failed", .identity = identity.client_id()},
+                       "desired properties not applied: " + o.payload);
+          return;
+        }
+        if (o.payload.empty() || o.payload == "null") return;
+        if (auto* s = upstream_.find(identity)) s->report(o.payload, [](int, auto) {});
+      });
+      return complete();
+    }
+    case hub::Downlink::Kind::c2d: {
+      ++counters_.c2d;
+      if (adapter == nullptr) {
+        ++counters_.c2d_undeliverable;
+        log_.warning({.event = "router.c2d_undeliverable", .identity = id},
+                     "C2D message " + d.id + " for " + id + " has no device to go to; dropped");
+        return complete();
+      }
+      Command c{Command::Kind::c2d,
+                *target,
+                {},
+                std::move(d.payload),
+                std::move(d.properties),
+                d.id,
+                clock_.now() + settings_.method_timeout};
+      // The hub is told once the device's adapter has the message (or refused it for good).
+      adapter->execute(c,
+                       [this, complete = std::move(complete), id, mid = c.request_id](Outcome o) {
+                         if (!o.ok()) {
+                           ++counters_.c2d_undeliverable;
+                           log_.warning({.event = "router.c2d_failed", .identity = id},
+                                        "C2D message " + mid + " not delivered (" +
+                                            std::to_string(o.status) + "): " + o.payload);
+                         }
+                         complete();
+                       });
+      return;
+    }
+  }
+}
+
+void Router::run_method(hub::Downlink d, Adapter& adapter, const SourceAddress& target) {
+  const auto key = ++next_method_;
+  auto pending = std::make_unique<PendingMethod>(loop_);
+  pending->identity = d.identity;
+  pending->rid = d.id;
+  pending->timer.expires_after(settings_.method_timeout);
+  pending->timer.async_wait([this, key](boost::system::error_code ec) {
+    if (ec) return;
+    const auto it = methods_.find(key);
+    if (it == methods_.end()) return;
+    ++counters_.method_timeouts;
+    respond(it->second->identity, it->second->rid, 504,
+            {{"error", "the device did not answer within " +
+                           std::to_string(settings_.method_timeout.count() / 1000) + "s"}});
+    methods_.erase(it);
+  });
+  methods_.emplace(key, std::move(pending));
+  Command c{Command::Kind::method,
+            target,
+            std::move(d.name),
+            std::move(d.payload),
+            {},
+            d.id,
+            clock_.now() + settings_.method_timeout};
+  adapter.execute(c, [this, key](Outcome o) {
+    const auto it = methods_.find(key);
+    if (it == methods_.end()) return;  // answered 504 already; the hub has moved on
+    auto payload = nlohmann::json::parse(o.payload.empty() ? "null" : o.payload, nullptr, false);
+    // The hub refuses a non-JSON answer (502101): wrap text as a JSON string.
+    if (payload.is_discarded()) payload = o.payload;
+    respond(it->second->identity, it->second->rid, o.status, payload);
+    it->second->timer.cancel();
+    methods_.erase(it);
+  });
+}
+
+void Router::gateway_method(const hub::Downlink& d) {
+  if (d.name == "ping") {
+    return respond(d.identity, d.id, 200, {{"pong", true}, {"gateway", settings_.gateway_name}});
+  }
+  if (d.name == "status" && actions_.status)
+    return respond(d.identity, d.id, 200, actions_.status());
+  if (d.name == "reload" && actions_.reload) {
+    actions_.reload();
+    return respond(d.identity, d.id, 200, {{"reloading", true}});
+  }
+  respond(d.identity, d.id, 404,
+          {{"error", "unknown method '" + d.name + "'; the gateway answers ping, status, reload"}});
+}
+
+void Router::describe(nlohmann::json& status) const {
+  status["router"] = {{"readings", counters_.readings},
+                      {"unknown_source", counters_.unknown_source},
+                      {"refused_by_store", counters_.refused_by_store},
+                      {"methods", counters_.methods},
+                      {"method_timeouts", counters_.method_timeouts},
+                      {"c2d", counters_.c2d},
+                      {"c2d_undeliverable", counters_.c2d_undeliverable},
+                      {"desired", counters_.desired}};
+}
+
+void Router::collect(MetricsWriter& m) const {
+  m.counter("fieldlink_readings_total", "Readings received from adapters.",
+            static_cast<double>(counters_.readings));
+  m.counter("fieldlink_readings_dropped_total", "Readings not stored, by reason.",
+            static_cast<double>(counters_.unknown_source), {{"reason", "unknown_source"}});
+  m.counter("fieldlink_readings_dropped_total", "Readings not stored, by reason.",
+            static_cast<double>(counters_.refused_by_store), {{"reason", "store_refused"}});
+  m.counter("fieldlink_methods_total", "Direct methods routed to devices.",
+            static_cast<double>(counters_.methods));
+  m.counter("fieldlink_method_timeouts_total", "Direct methods answered 504.",
+            static_cast<double>(counters_.method_timeouts));
+  m.counter("fieldlink_c2d_total", "C2D messages received.", static_cast<double>(counters_.c2d));
+  m.counter("fieldlink_c2d_undeliverable_total", "C2D messages no device took.",
+            static_cast<double>(counters_.c2d_undeliverable));
+}
+
+void Router::health(std::vector<std::string>&) const {}
+
+}  // namespace fieldlink

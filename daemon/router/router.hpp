@@ -1,0 +1,118 @@
+#pragma once
+// The router (design.md §1): readings up, commands down.
+//   Up:   Reading → identity (identity map) → Message (JSON body, content type, stable id) →
+//         journal intake; the upstream is told the identity has data (and gets a session for an
+//         identity of a wildcard family the first time one of its devices speaks).
+//   Down: C2D, method or desired patch for an identity → its source → that source's adapter →
+//         Outcome → method response, reported patch, or C2D completion. A device that does not
+//         answer within hub.method_timeout is answered 504; an unknown identity or adapter 404.
+// The gateway's own identity answers built-in methods: ping, status, reload.
+//
+// It lives in daemon/router/ rather than daemon/core/ (design.md §2 lists the Router in core):
+// it needs the hub's Upstream and the identity map, which core must not depend on.
+// Thread: the core loop, for every member and callback.
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "config/config.hpp"
+#include "core/adapter.hpp"
+#include "core/clock.hpp"
+#include "core/log.hpp"
+#include "core/rng.hpp"
+#include "hub/upstream.hpp"
+#include "identity-map/identity_map.hpp"
+#include "status/status_board.hpp"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace fieldlink {
+
+// Where the router puts telemetry: the journal in the daemon.
+class TelemetryIntake {
+ public:
+  virtual ~TelemetryIntake() = default;
+  // False when the message cannot be taken now (the intake counts it).
+  virtual bool append(Message message) = 0;
+};
+
+struct RouterSettings {
+  std::string gateway_name;
+  std::string gateway_identity;  // device id; empty when the gateway has no identity of its own
+  config::UnknownSources unknown_sources = config::UnknownSources::reject;
+  bool gateway_mode = false;  // hub.mode: gateway — everything on the gateway's identity
+  std::chrono::milliseconds method_timeout{std::chrono::seconds(30)};
+};
+
+class Router final : public ReadingSink, public hub::DownlinkHandler, public StatusProvider {
+ public:
+  // What the built-in methods `status` and `reload` do; given by the composition root.
+  struct GatewayActions {
+    std::function<nlohmann::json()> status;
+    std::function<void()> reload;
+  };
+  // Makes a session for an identity that needs one (first reading of a wildcard family member).
+  using SessionFactory = std::function<void(const Binding&)>;
+
+  Router(boost::asio::io_context& loop, RouterSettings settings, TelemetryIntake& intake,
+         hub::Upstream& upstream, SessionFactory sessions, GatewayActions actions, Logger& log,
+         const Clock& clock, Rng& rng);
+  ~Router() override;
+
+  void set_identities(std::shared_ptr<const IdentityMap> identities);
+  void attach(Adapter& adapter);
+  void detach(const AdapterName& name);
+
+  Result push(Reading reading) override;
+  void downlink(hub::Downlink d, std::function<void()> complete) override;
+
+  void describe(nlohmann::json& status) const override;
+  void collect(MetricsWriter& metrics) const override;
+  void health(std::vector<std::string>& problems) const override;
+
+  struct Counters {
+    std::uint64_t readings = 0;
+    std::uint64_t unknown_source = 0;
+    std::uint64_t refused_by_store = 0;
+    std::uint64_t methods = 0;
+    std::uint64_t method_timeouts = 0;
+    std::uint64_t c2d = 0;
+    std::uint64_t c2d_undeliverable = 0;
+    std::uint64_t desired = 0;
+  };
+  const Counters& counters() const { return counters_; }
+
+ private:
+  struct PendingMethod;
+
+  std::optional<Identity> identity_for(const SourceAddress& source);
+  void gateway_method(const hub::Downlink& d);
+  void respond(const Identity& identity, const std::string& rid, int status,
+               const nlohmann::json& payload);
+  void run_method(hub::Downlink d, Adapter& adapter, const SourceAddress& target);
+  std::string next_message_id();
+
+  boost::asio::io_context& loop_;
+  RouterSettings settings_;
+  TelemetryIntake& intake_;
+  hub::Upstream& upstream_;
+  SessionFactory sessions_;
+  GatewayActions actions_;
+  Logger& log_;
+  const Clock& clock_;
+  std::shared_ptr<const IdentityMap> identities_;
+  std::map<std::string, Adapter*, std::less<>> adapters_;  // by adapter name
+  std::map<std::string, std::string> known_;  // source → client id already given a session
+  std::map<std::uint64_t, std::unique_ptr<PendingMethod>> methods_;
+  std::uint64_t next_method_ = 0;
+  std::string id_prefix_;
+  std::uint64_t id_counter_ = 0;
+  Counters counters_;
+};
+
+}  // namespace fieldlink
