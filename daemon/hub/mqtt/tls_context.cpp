@@ -15,6 +15,9 @@ TlsContext::TlsContext(const std::string& ca_file, const std::string& cert_file,
   SSL_CTX_set_min_proto_version(c.native_handle(), TLS1_2_VERSION);
   c.set_options(ssl::context::default_workarounds | ssl::context::no_compression);
   c.set_verify_mode(ssl::verify_peer);
+  // Idle sessions are the norm (thousands, a message every few seconds): let OpenSSL free its
+  // record buffers between uses instead of holding ~34 KB per connection.
+  SSL_CTX_set_mode(c.native_handle(), SSL_MODE_RELEASE_BUFFERS);
   boost::system::error_code ec;
   c.load_verify_file(ca_file, ec);
   if (ec) throw std::runtime_error("cannot load CA file " + ca_file + ": " + ec.message());
