@@ -295,7 +295,16 @@ INSTANTIATE_TEST_SUITE_P(Modbus, TcpServers, ::testing::Values(Server::pymodbus,
 // RTU over a socat PTY pair: pymodbus on one end, the adapter on the other.
 class RtuLine {
  public:
-  explicit RtuLine(const std::string& units) {
+  explicit RtuLine(std::string units) : units_(std::move(units)) { plug(); }
+  ~RtuLine() { unplug(); }
+  std::string port() const { return (dir_.path() / "ttyB").string(); }
+
+  // Like pulling the USB adapter: the device node disappears, and the peer with it.
+  void unplug() {
+    server_.reset();
+    socat_.reset();
+  }
+  void plug() {
     socat_ = std::make_unique<PeerProcess>(
         std::vector<std::string>{"/usr/bin/socat", "-d", "-d",
                                  "pty,raw,echo=0,link=" + (dir_.path() / "ttyA").string(),
@@ -303,17 +312,14 @@ class RtuLine {
         true);
     // socat creates both links before it logs that the transfer loop started.
     EXPECT_FALSE(socat_->wait_for_line("starting data transfer loop", 10s).empty());
+    // The pymodbus serial server has no readiness signal: the adapter's probing covers it.
     server_ = std::make_unique<PeerProcess>(std::vector<std::string>{
         FIELDLINK_SYSTEM_PYTHON, kFixtures + "/pymodbus_server.py", "rtu",
-        (dir_.path() / "ttyA").string(), "--units", units, "--seed", kSeed});
+        (dir_.path() / "ttyA").string(), "--units", units_, "--seed", kSeed});
   }
-  ~RtuLine() {
-    server_.reset();
-    socat_.reset();
-  }
-  std::string port() const { return (dir_.path() / "ttyB").string(); }
 
  private:
+  std::string units_;
   TempDir dir_;
   std::unique_ptr<PeerProcess> socat_;
   std::unique_ptr<PeerProcess> server_;
@@ -353,6 +359,20 @@ TEST(PymodbusRtu, EveryTypeIsReadAndDecodedAndWritesAreReadBack) {
         return false;
       },
       5s));
+}
+
+TEST(PymodbusRtu, PollingRecoversAfterTheSerialDeviceIsReplugged) {
+  RtuLine line("1");
+  AdapterHarness h(rtu_config(line.port(), device(1, kEveryTypePoints), "    backoff_max: 1s\n"));
+  ASSERT_TRUE(h.run_until([&] { return h.readings_of("modbus://line/1") >= 3; }, 20s));
+  const auto offline = h.log.count("modbus.device_offline");
+  line.unplug();
+  ASSERT_TRUE(h.run_until([&] { return h.log.count("modbus.device_offline") > offline; }, 10s));
+  const auto before = h.readings_of("modbus://line/1");
+  line.plug();
+  ASSERT_TRUE(h.run_until([&] { return h.readings_of("modbus://line/1") > before; }, 20s));
+  expect_every_type(*h.last_of("modbus://line/1"));
+  EXPECT_GE(h.log.count("modbus.link_down"), 1u);
 }
 
 // Readings per second of `source` whose sample time falls in [from, to).
