@@ -108,7 +108,7 @@ LinkStatus LibmodbusLink::failed(std::string_view what) {
 LinkStatus LibmodbusLink::read(std::uint8_t unit, Table table, std::uint16_t address,
                                std::span<std::uint16_t> out) {
   if (!connected_) return {LinkStatus::Kind::disconnected, ENOTCONN, "not connected"};
-  modbus_set_slave(ctx_.get(), unit);
+  if (modbus_set_slave(ctx_.get(), unit) == -1) return failed("unit " + std::to_string(unit));
   const int n = static_cast<int>(out.size());
   int rc = -1;
   if (is_bit_table(table)) {
@@ -129,7 +129,7 @@ LinkStatus LibmodbusLink::read(std::uint8_t unit, Table table, std::uint16_t add
 LinkStatus LibmodbusLink::write_coils(std::uint8_t unit, std::uint16_t address,
                                       std::span<const std::uint16_t> bits) {
   if (!connected_) return {LinkStatus::Kind::disconnected, ENOTCONN, "not connected"};
-  modbus_set_slave(ctx_.get(), unit);
+  if (modbus_set_slave(ctx_.get(), unit) == -1) return failed("unit " + std::to_string(unit));
   int rc = -1;
   if (bits.size() == 1) {
     rc = modbus_write_bit(ctx_.get(), address, bits[0] != 0);
@@ -144,7 +144,7 @@ LinkStatus LibmodbusLink::write_coils(std::uint8_t unit, std::uint16_t address,
 LinkStatus LibmodbusLink::write_registers(std::uint8_t unit, std::uint16_t address,
                                           std::span<const std::uint16_t> words) {
   if (!connected_) return {LinkStatus::Kind::disconnected, ENOTCONN, "not connected"};
-  modbus_set_slave(ctx_.get(), unit);
+  if (modbus_set_slave(ctx_.get(), unit) == -1) return failed("unit " + std::to_string(unit));
   const int rc = words.size() == 1
                      ? modbus_write_register(ctx_.get(), address, words[0])
                      : modbus_write_registers(ctx_.get(), address, static_cast<int>(words.size()),

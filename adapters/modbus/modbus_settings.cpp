@@ -287,6 +287,12 @@ class Parser {
       const auto dpath = path + ".devices[" + std::to_string(i) + "]";
       DeviceMap dev;
       if (!device(item, dpath, dev)) continue;
+      if (transport_ == Transport::tcp && dev.unit > 247 && dev.unit < 255) {
+        // libmodbus (and most servers) take 0..247 and 255, the "no unit" id of plain TCP.
+        diag_.add(where_of(item, "unit"), dpath + ".unit",
+                  "must be between 0 and 247, or 255, got " + std::to_string(dev.unit));
+        continue;
+      }
       if (auto [it, fresh] = units.emplace(dev.unit, where_of(item, "unit")); !fresh) {
         diag_.add(where_of(item, "unit"), dpath + ".unit",
                   "unit " + std::to_string(dev.unit) + " is already configured at " +
