@@ -134,7 +134,8 @@ void ModbusAdapter::submit(BusJob job, OutcomeHandler& handler) {
     if (!bus->submit(std::move(job))) {
       boost::asio::post(*loop, [handler, state] {
         if (auto s = state.lock()) ++s->commands_refused;
-        handler({503, R"({"status":503,"message":"the bus has too many commands queued"})"});
+        handler({503, R"({"status":503,"message":"the bus is not taking commands: )"
+                      R"(stopping, or too many queued"})"});
       });
     }
   });
