@@ -1,11 +1,16 @@
 #include "adapters/builtin.hpp"
 
+#include "adapters/modbus/modbus_adapter.hpp"
+
 namespace fieldlink {
 
 AdapterRegistry builtin_adapters() {
-  // Each protocol adapter adds its AdapterType here when it is built (modbus-tcp, modbus-rtu,
-  // ble, serial, mqtt); until then its `type:` is reported as not built in, never ignored.
-  return AdapterRegistry({});
+  // Each protocol adapter adds its AdapterType here when it is built (ble, serial and mqtt are
+  // still to come); until then its `type:` is reported as not built in, never ignored.
+  return AdapterRegistry({
+      modbus::modbus_tcp_type(),
+      modbus::modbus_rtu_type(),
+  });
 }
 
 }  // namespace fieldlink

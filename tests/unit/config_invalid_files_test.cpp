@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include "adapters/builtin.hpp"
 #include "config/loader.hpp"
 #include "config_test_support.hpp"
 
@@ -54,7 +55,7 @@ TEST_P(InvalidConfig, ReportsExactlyTheExpectedDiagnostics) {
       fs::permissions(e.path(), open ? fs::perms(0644) : fs::perms(0600));
     }
   }
-  const auto r = load_config(main.string(), AdapterRegistry({}));
+  const auto r = load_config(main.string(), builtin_adapters());
   ASSERT_FALSE(r.config) << name << " was accepted";
   auto text = r.diagnostics.to_string();
   const auto prefix = tmp.path().string() + "/";
