@@ -142,7 +142,7 @@ void Journal::start_commit() {
   const std::uint64_t count = batch->appends.size();
   in_flight_appends_ += count;
   commit_in_flight_ = true;
-  lane_.post([this, alive = std::weak_ptr<int>(alive_), batch, number, count] {
+  lane_.post([this, alive = std::weak_ptr<int>(alive_), work = busy(), batch, number, count] {
     auto report = std::make_shared<CommitReport>(file_->commit(*batch));
     batch->appends.clear();  // release the bodies on the lane, not later on the loop
     post_back(alive, [this, number, count, report] { committed(number, count, *report); });
@@ -232,7 +232,7 @@ void Journal::arm_maintenance() {
   maintain_timer_.async_wait(
       [this, alive = std::weak_ptr<int>(alive_)](boost::system::error_code ec) {
         if (ec || !alive.lock()) return;
-        lane_.post([this, alive] {
+        lane_.post([this, alive, work = busy()] {
           auto report = std::make_shared<CommitReport>(file_->maintain());
           post_back(alive, [this, report] {
             absorb(*report);
@@ -247,7 +247,7 @@ void Journal::arm_maintenance() {
 }
 
 void Journal::peek(const Identity& identity, Seq after, std::size_t max, PeekDone done) {
-  lane_.post([this, alive = std::weak_ptr<int>(alive_), identity, after, max,
+  lane_.post([this, alive = std::weak_ptr<int>(alive_), work = busy(), identity, after, max,
               done = std::move(done)]() mutable {
     auto found = file_->peek(identity, after, max);
     post_back(alive, [this, found = std::move(found), done = std::move(done)]() mutable {
@@ -269,8 +269,8 @@ void Journal::peek(const Identity& identity, Seq after, std::size_t max, PeekDon
 }
 
 void Journal::put_command(Command command, system_clock::time_point expires, CommandStored done) {
-  lane_.post([this, alive = std::weak_ptr<int>(alive_), command = std::move(command), expires,
-              done = std::move(done)]() mutable {
+  lane_.post([this, alive = std::weak_ptr<int>(alive_), work = busy(), command = std::move(command),
+              expires, done = std::move(done)]() mutable {
     std::string error;
     const std::int64_t id = file_->put_command(command, expires, error);
     post_back(alive, [this, id, error = std::move(error), done = std::move(done)] {
@@ -281,7 +281,8 @@ void Journal::put_command(Command command, system_clock::time_point expires, Com
 }
 
 void Journal::due_commands(std::size_t max, CommandsDue done) {
-  lane_.post([this, alive = std::weak_ptr<int>(alive_), max, done = std::move(done)]() mutable {
+  lane_.post([this, alive = std::weak_ptr<int>(alive_), work = busy(), max,
+              done = std::move(done)]() mutable {
     auto due = file_->due_commands(max);
     post_back(alive,
               [due = std::move(due), done = std::move(done)]() mutable { done(std::move(due)); });
@@ -293,7 +294,7 @@ void Journal::command_attempted(std::int64_t id, system_clock::time_point retry_
 }
 
 void Journal::command_done(std::int64_t id) {
-  lane_.post([this, alive = std::weak_ptr<int>(alive_), id] {
+  lane_.post([this, alive = std::weak_ptr<int>(alive_), work = busy(), id] {
     if (file_->command_done(id)) {
       post_back(alive,
                 [this] { commands_queued_ -= std::min<std::uint64_t>(commands_queued_, 1); });

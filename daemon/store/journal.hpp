@@ -16,6 +16,7 @@
 #include <utility>  // before asio, for Boost 1.74 under C++20
 
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <functional>
@@ -120,6 +121,11 @@ class Journal final : public StatusProvider {
   void count_drop(const Identity& identity, DropReason reason, std::uint64_t n);
   void report_drops(bool force);
   void arm_maintenance();
+  // Lane work counts as outstanding work of the core loop, as any asynchronous operation does:
+  // the loop's run() does not return while a result is on its way back.
+  boost::asio::executor_work_guard<boost::asio::any_io_executor> busy() {
+    return boost::asio::make_work_guard(loop_);
+  }
   template <class F>
   void post_back(const std::weak_ptr<int>& alive, F&& f);
 
