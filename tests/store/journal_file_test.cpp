@@ -254,14 +254,25 @@ TEST_F(JournalFileTest, MaxSizeRejectNewRefusesNewcomersAndCountsEachOne) {
   EXPECT_TRUE(r.refused.empty());
 }
 
-TEST_F(JournalFileTest, MinFreeBoundsGrowthByTheFilesystemsFreeSpace) {
+TEST_F(JournalFileTest, MinFreeKeepsTheFilesystemsFreeSpaceAndCountsEachDrop) {
   auto c = store_config(64u << 20);
   c.min_free = {16u << 20};
-  probe_.available = (16u << 20) + (2u << 20);  // 2 MiB above the floor, minus the WAL's share
+  // A small filesystem holding only the journal: what the journal's files take is gone from it.
+  const std::uint64_t capacity = (16u << 20) + (8u << 20);
+  auto used = [this] {
+    std::uint64_t n = 0;
+    for (const char* suffix : {"", "-wal"}) {
+      std::error_code ec;
+      const auto size = std::filesystem::file_size(dir_.file("journal.db") + suffix, ec);
+      n += ec ? 0 : size;
+    }
+    return n;
+  };
+  probe_.model = [&] { return capacity - std::min(capacity, used()); };
   auto f = open_file(c);
-  const std::uint64_t start = f->file_bytes();
-  std::uint64_t attempted = 0, dropped_min_free = 0, dropped_other = 0;
-  for (int round = 0; round < 20; ++round) {
+  const std::uint64_t start = used();
+  std::uint64_t attempted = 0, dropped_min_free = 0, dropped_other = 0, least_free = capacity;
+  for (int round = 0; round < 40; ++round) {
     std::vector<Message> batch;
     for (int i = 0; i < 200; ++i) {
       batch.push_back(message(identity("a"), std::to_string(attempted++), 1024));
@@ -269,15 +280,18 @@ TEST_F(JournalFileTest, MinFreeBoundsGrowthByTheFilesystemsFreeSpace) {
     const auto r = commit(*f, std::move(batch));
     dropped_min_free += dropped(r, DropReason::min_free);
     dropped_other += dropped(r, DropReason::max_size);
+    least_free = std::min(least_free, capacity - std::min(capacity, used()));
   }
   const auto left = peek_all(*f, identity("a"), 1000).size();
   EXPECT_GT(probe_.calls, 0);
+  EXPECT_GE(least_free, c.min_free.bytes);  // never ate into the space kept free
+  EXPECT_GT(used(), start + (2u << 20));    // but did use what was above it
   EXPECT_GT(dropped_min_free, 0u);
   EXPECT_EQ(dropped_other, 0u);
-  EXPECT_EQ(dropped_min_free, attempted - left);
-  EXPECT_LE(f->file_bytes(), start + (2u << 20));
+  EXPECT_EQ(dropped_min_free, attempted - left);  // exact: every missing message was counted
 
-  // The disk gets room again: nothing more is dropped.
+  // Space is freed elsewhere on the filesystem: nothing more is dropped.
+  probe_.model = nullptr;
   probe_.available = 1u << 30;
   std::vector<Message> batch;
   for (int i = 0; i < 200; ++i)

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -38,9 +39,10 @@ class ScriptedProbe final : public FreeSpaceProbe {
  public:
   std::optional<std::uint64_t> available_bytes(const std::string&) const override {
     ++calls;
-    return available;
+    return model ? std::optional<std::uint64_t>(model()) : available;
   }
   std::optional<std::uint64_t> available;  // nullopt: unknown
+  std::function<std::uint64_t()> model;    // if set, asked instead (a filesystem that fills up)
   mutable int calls = 0;
 };
 
