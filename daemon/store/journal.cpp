@@ -16,7 +16,7 @@ struct Journal::Pending {
 std::unique_ptr<Journal> Journal::open(JournalSettings settings, boost::asio::any_io_executor loop,
                                        const Clock& clock, Logger& log, const FreeSpaceProbe& probe,
                                        std::string& error) {
-  auto opened = JournalFile::open(settings.path, settings.store, clock, probe);
+  auto opened = JournalFile::open(settings.path, settings.store, clock, probe, settings.sqlite_vfs);
   if (!opened.moved_aside.empty()) {
     log.error({.event = "journal.recovered"}, "journal " + settings.path +
                                                   " was unreadable; moved aside as " +

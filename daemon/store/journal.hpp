@@ -45,6 +45,7 @@ struct JournalSettings {
   std::size_t intake_limit = 8192;  // appends waiting for their commit; more are refused
   std::chrono::milliseconds maintain_interval{1000};  // expiry and space give-back
   std::chrono::milliseconds report_interval{60000};   // drop summaries: at most one per interval
+  std::string sqlite_vfs;  // empty: SQLite's default; tests inject a filesystem that fills up
 };
 
 class Journal final : public StatusProvider {

@@ -174,9 +174,11 @@ JournalFile::JournalFile(std::string path, const config::StoreConfig& limits, co
 JournalFile::~JournalFile() = default;
 
 JournalFile::Opened JournalFile::open(std::string path, const config::StoreConfig& limits,
-                                      const Clock& clock, const FreeSpaceProbe& probe) {
+                                      const Clock& clock, const FreeSpaceProbe& probe,
+                                      std::string vfs) {
   Opened out;
   std::unique_ptr<JournalFile> file(new JournalFile(std::move(path), limits, clock, probe));
+  file->vfs_ = std::move(vfs);
   SqliteStatus st = file->setup();
   if (!st.ok() && st.corrupt()) {
     file->db_.close();
@@ -199,7 +201,7 @@ JournalFile::Opened JournalFile::open(std::string path, const config::StoreConfi
 SqliteStatus JournalFile::setup() {
   identities_.clear();
   by_id_.clear();
-  if (auto st = SqliteDb::open(path_, db_); !st.ok()) return st;
+  if (auto st = SqliteDb::open(path_, db_, vfs_); !st.ok()) return st;
   // auto_vacuum must be chosen before the first table exists; on an existing file it is a no-op.
   if (auto st = db_.exec("PRAGMA auto_vacuum = INCREMENTAL"); !st.ok()) return st;
   if (auto st = db_.exec("PRAGMA journal_mode = WAL"); !st.ok()) return st;
@@ -228,6 +230,9 @@ SqliteStatus JournalFile::setup() {
       "PRAGMA wal_autocheckpoint = " + std::to_string(wal_pages_) +
       "; PRAGMA journal_size_limit = " + std::to_string((wal_pages_ + 96) * (page_size_ + 24));
   if (auto st = db_.exec(wal.c_str()); !st.ok()) return st;
+  // Grow the file in chunks, and let reserve_ahead() allocate ahead of use.
+  int chunk = kChunkBytes;
+  sqlite3_file_control(db_.handle(), "main", SQLITE_FCNTL_CHUNK_SIZE, &chunk);
   return load_state();
 }
 
@@ -357,10 +362,19 @@ JournalFile::Bound JournalFile::apply_space_limit() {
       bound = Bound::min_free;
     }
   }
+  if (disk_full_) {
+    // The filesystem is full: live inside the space the file already owns (see reserve_ahead).
+    const auto owned = static_cast<std::int64_t>(size_of(path_)) / page_size_;
+    if (owned < limit) {
+      limit = owned;
+      bound = Bound::min_free;
+    }
+  }
   // SQLite refuses to grow the file past this and answers SQLITE_FULL, which commit() turns into
   // evictions or refusals. (It never shrinks the limit below the current size.)
   const std::string sql = "PRAGMA max_page_count = " + std::to_string(limit);
   db_.exec(sql.c_str());
+  limit_pages_ = db_.query_int("PRAGMA max_page_count", limit);
   return bound;
 }
 
@@ -440,6 +454,10 @@ SqliteStatus JournalFile::try_commit(Batch& batch, Attempt& a, std::uint64_t pre
       }
       const SqliteStatus st = db_.status(rc);
       if (!st.full() || !db_.in_transaction()) return st;
+      if (below_own_limit()) {
+        a.space_reason = DropReason::min_free;
+        disk_full_ = true;
+      }
       // Full (max_size, min_free, or the disk itself): make room from the oldest rows that were
       // committed before this batch, or refuse the newcomers.
       if (limits_.on_full == config::OnFull::reject_new || tries >= 8) {
@@ -553,27 +571,36 @@ CommitReport JournalFile::commit(Batch& batch) {
   SqliteStatus st;
   std::uint64_t pre_evict = 0;
   bool recovered = false;
+  // The filesystem refused space before: if it gives the reserve now, the disk has room again.
+  if (disk_full_ && reserve_ahead()) disk_full_ = false;
   for (int attempt_no = 0; attempt_no < 5; ++attempt_no) {
     st = ensure_identities(batch);
     if (st.ok()) {
       const Bound bound = apply_space_limit();
       Attempt a;
       a.next_seq = next_seq_;
-      a.space_reason = bound == Bound::min_free ? DropReason::min_free : DropReason::max_size;
+      a.space_reason =
+          bound == Bound::min_free || disk_full_ ? DropReason::min_free : DropReason::max_size;
       // The last try keeps only the acks: a batch that does not fit is refused, not retried
       // forever.
       a.refuse_all = attempt_no == 4;
       st = try_commit(batch, a, pre_evict);
       if (st.ok()) {
         finish(a, report);
+        if (!reserve_ahead()) disk_full_ = true;
         break;
       }
     }
+    // Below our own page limit, SQLITE_FULL means the filesystem itself is full. (Asked before
+    // the rollback; our limit only ever fails a statement, never the whole transaction.)
+    if (st.full() && below_own_limit()) disk_full_ = true;
     if (db_.in_transaction()) db_.exec("ROLLBACK");
     if (st.full()) {
       // The transaction as a whole did not fit (SQLite rolled it back, or the WAL could not
-      // grow): release the WAL's disk space and evict before inserting next time.
-      db_.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+      // grow): checkpoint so the next transaction rewrites the WAL from its start, in blocks the
+      // WAL already owns (truncating would hand them to whoever fills the disk), and evict
+      // before inserting next time.
+      db_.exec("PRAGMA wal_checkpoint(RESTART)");
       pre_evict = std::max<std::uint64_t>({64, pre_evict * 2, batch.appends.size()});
       continue;
     }
@@ -702,8 +729,29 @@ std::vector<IdentityDepth> JournalFile::depths() const {
 }
 
 std::uint64_t JournalFile::file_bytes() {
+  const auto pages = static_cast<std::uint64_t>(db_.query_int("PRAGMA page_count", 0));
+  const std::uint64_t logical = pages * static_cast<std::uint64_t>(page_size_);
+  return std::max(logical, size_of(path_)) + size_of(path_ + "-wal");
+}
+
+// Keeps the database file allocated a WAL's worth of pages ahead of its contents (within the
+// space limit), so a checkpoint never has to grow it. On a disk that fills up, the WAL can then
+// always be checkpointed and rewritten, and the journal carries on inside the space it owns,
+// evicting the oldest. False if the filesystem refused the space.
+// Well below our own page limit, SQLITE_FULL means the filesystem itself is full. (One insert can
+// need several new pages at once — b-tree splits in the table and its index — hence the margin.)
+bool JournalFile::below_own_limit() {
+  return db_.query_int("PRAGMA page_count", 0) + 16 < limit_pages_;
+}
+
+bool JournalFile::reserve_ahead() {
   const std::int64_t pages = db_.query_int("PRAGMA page_count", 0);
-  return static_cast<std::uint64_t>(pages * page_size_) + size_of(path_ + "-wal");
+  const std::int64_t target = std::min(pages + wal_pages_, std::max(limit_pages_, pages));
+  const auto want = static_cast<std::uint64_t>(target * page_size_);
+  if (size_of(path_) >= want) return true;
+  sqlite3_int64 bytes = static_cast<sqlite3_int64>(want);
+  const int rc = sqlite3_file_control(db_.handle(), "main", SQLITE_FCNTL_SIZE_HINT, &bytes);
+  return rc == SQLITE_OK && size_of(path_) >= want;
 }
 
 std::int64_t JournalFile::put_command(const Command& command, system_clock::time_point expires,

@@ -39,11 +39,13 @@ class JournalFile {
   };
 
   static constexpr int kSchemaVersion = 1;
+  static constexpr int kChunkBytes = 64 * 1024;  // file growth step
 
   // Opens or creates `path`. A file that is not a readable journal (corrupt, not a database, a
   // newer schema) is renamed to `<path>.corrupt-<UTC time>` and a new one created.
+  // `vfs`: SQLite VFS to use, empty for the default (tests inject a filesystem that fills up).
   static Opened open(std::string path, const config::StoreConfig& limits, const Clock& clock,
-                     const FreeSpaceProbe& probe);
+                     const FreeSpaceProbe& probe, std::string vfs = {});
   ~JournalFile();
 
   // Writes the batch in one transaction and enforces the space bounds; see CommitReport.
@@ -92,17 +94,22 @@ class JournalFile {
   SqliteStatus evict_oldest(std::uint64_t rows, Seq below, DropReason reason, Attempt& attempt);
   SqliteStatus refresh_oldest(IdentityState& state);
   void finish(Attempt& attempt, CommitReport& report);
+  bool reserve_ahead();
+  bool below_own_limit();
   bool recover_if_corrupt(const SqliteStatus& status, CommitReport& report);
   std::int64_t now_ms();
   const Identity* identity_by_id(std::int64_t id) const;
 
   std::string path_;
+  std::string vfs_;
   config::StoreConfig limits_;
   const Clock& clock_;
   const FreeSpaceProbe& probe_;
   SqliteDb db_;
   std::int64_t page_size_ = 4096;
   std::int64_t wal_pages_ = 1000;
+  std::int64_t limit_pages_ = 0;  // max_page_count as last applied
+  bool disk_full_ = false;        // the filesystem answered SQLITE_FULL below our own limit
   Seq next_seq_ = 1;
   std::int64_t last_queued_ms_ = 0;
   std::map<Identity, IdentityState> identities_;

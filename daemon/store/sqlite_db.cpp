@@ -18,12 +18,12 @@ std::string_view SqliteStatement::blob(int column) const {
            : std::string_view();
 }
 
-SqliteStatus SqliteDb::open(const std::string& path, SqliteDb& db) {
+SqliteStatus SqliteDb::open(const std::string& path, SqliteDb& db, const std::string& vfs) {
   db.close();
   sqlite3* raw = nullptr;
-  const int rc =
-      sqlite3_open_v2(path.c_str(), &raw,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  const int rc = sqlite3_open_v2(path.c_str(), &raw,
+                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                                 vfs.empty() ? nullptr : vfs.c_str());
   std::unique_ptr<sqlite3, Close> owned(raw);  // sqlite3_open_v2 may hand back a handle on error
   if (rc != SQLITE_OK) {
     return {rc, raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)};

@@ -65,8 +65,9 @@ class SqliteStatement {
 
 class SqliteDb {
  public:
-  // Opens (creating if absent) a read-write connection. On failure `db` stays closed.
-  static SqliteStatus open(const std::string& path, SqliteDb& db);
+  // Opens (creating if absent) a read-write connection through the named VFS (empty: SQLite's
+  // default; tests name one that injects I/O faults). On failure `db` stays closed.
+  static SqliteStatus open(const std::string& path, SqliteDb& db, const std::string& vfs = {});
 
   bool is_open() const { return db_ != nullptr; }
   void close();  // finalizes the cached statements first, as sqlite3_close requires

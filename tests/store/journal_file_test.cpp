@@ -10,6 +10,7 @@
 #include <regex>
 
 #include "core/clock.hpp"
+#include "full_disk_vfs.hpp"
 #include "store_test_support.hpp"
 
 namespace fieldlink {
@@ -298,6 +299,52 @@ TEST_F(JournalFileTest, MinFreeKeepsTheFilesystemsFreeSpaceAndCountsEachDrop) {
     batch.push_back(message(identity("a"), "more", 1024));
   const auto r = commit(*f, std::move(batch));
   EXPECT_TRUE(r.drops.empty());
+}
+
+TEST_F(JournalFileTest, AFullDiskIsSurvivedByReusingSpaceAndEveryDropIsCounted) {
+  FullDiskVfs::install();
+  FullDiskVfs::set_free_bytes(FullDiskVfs::kUnlimited);
+  auto opened = JournalFile::open(dir_.file("journal.db"), store_config(), clock_, probe_,
+                                  FullDiskVfs::kName);
+  ASSERT_TRUE(opened.file) << opened.error;
+  auto& f = *opened.file;
+  std::uint64_t attempted = 0, acked = 0, drops = 0, refused = 0, failed_commits = 0,
+                on_free_space = 0;
+  auto fill = [&](int rounds) {
+    for (int round = 0; round < rounds; ++round) {
+      JournalFile::Batch b;
+      for (int i = 0; i < 200; ++i) {
+        b.appends.push_back({++ticket_, message(identity("a"), std::to_string(attempted++), 1024)});
+      }
+      const auto r = f.commit(b);
+      failed_commits += r.ok ? 0 : 1;
+      refused += r.refused.size();
+      for (const auto& d : r.drops)
+        drops += d.count;
+      on_free_space += dropped(r, DropReason::min_free);
+    }
+  };
+  fill(20);
+  const auto all = f.peek(identity("a"), 0, 100000);
+  acked = all.size() / 2;
+  commit(f, {}, {{identity("a"), all.front().seq, all[acked - 1].seq}});
+
+  FullDiskVfs::set_free_bytes(0);  // someone else filled the disk
+  fill(30);
+  const auto left = f.peek(identity("a"), 0, 100000);
+  EXPECT_GT(FullDiskVfs::refused_writes(), 0u);       // the fault was really hit
+  EXPECT_EQ(failed_commits, 0u);                      // and every commit still went through
+  EXPECT_EQ(drops, attempted - acked - left.size());  // exact: every missing message counted
+  EXPECT_EQ(on_free_space, drops);  // and blamed on the filesystem, not on max_size
+  EXPECT_EQ(refused, 0u);           // drop-oldest: the newcomers got the room
+  EXPECT_EQ(left.back().message.id, std::to_string(attempted - 1));  // the newest are kept
+  EXPECT_GE(FullDiskVfs::free_bytes(), 0);
+
+  FullDiskVfs::set_free_bytes(FullDiskVfs::kUnlimited);
+  std::vector<Message> more;
+  for (int i = 0; i < 200; ++i)
+    more.push_back(message(identity("a"), "more", 1024));
+  EXPECT_TRUE(commit(f, std::move(more)).drops.empty());
 }
 
 TEST_F(JournalFileTest, MaxAgeExpiresByJournalTimeWithExactCountsPerIdentity) {
