@@ -96,6 +96,7 @@ void Journal::ack(AckRange range) {
 }
 
 void Journal::flush() {
+  if (pending_->batch.empty()) return;
   due_ = true;
   schedule();
 }
@@ -109,13 +110,14 @@ void Journal::schedule() {
   if (timer_armed_) return;
   timer_armed_ = true;
   commit_timer_.expires_after(settings_.store.commit_interval);
-  commit_timer_.async_wait(
-      [this, alive = std::weak_ptr<int>(alive_)](boost::system::error_code ec) {
-        if (ec || !alive.lock()) return;
-        timer_armed_ = false;
-        due_ = true;
-        schedule();
-      });
+  // A wait that completed just before a cancel still runs: the generation tells it it is stale.
+  commit_timer_.async_wait([this, alive = std::weak_ptr<int>(alive_),
+                            gen = ++timer_generation_](boost::system::error_code ec) {
+    if (ec || !alive.lock() || gen != timer_generation_) return;
+    timer_armed_ = false;
+    due_ = true;
+    schedule();
+  });
 }
 
 void Journal::start_commit() {
@@ -137,6 +139,7 @@ void Journal::start_commit() {
   if (!due_ && timer_armed_) {
     commit_timer_.cancel();
     timer_armed_ = false;
+    ++timer_generation_;
   }
   const std::uint64_t number = ++batches_;
   const std::uint64_t count = batch->appends.size();

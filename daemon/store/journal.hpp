@@ -146,6 +146,7 @@ class Journal final : public StatusProvider {
   bool commit_in_flight_ = false;
   bool due_ = false;
   bool timer_armed_ = false;
+  std::uint64_t timer_generation_ = 0;
   std::vector<PendingAck> unacked_;
   boost::asio::steady_timer commit_timer_;
   boost::asio::steady_timer maintain_timer_;

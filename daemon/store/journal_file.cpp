@@ -656,7 +656,16 @@ CommitReport JournalFile::maintain() {
     }
   }
 
-  if (db_.exec("BEGIN IMMEDIATE").ok()) {
+  // A write transaction only when something expired: this runs every second, and an idle
+  // journal should not touch the disk (SD cards wear).
+  auto* any_expired = db_.statement("SELECT 1 FROM down WHERE expires_at <= ?1 LIMIT 1");
+  bool downlink_due = false;
+  if (any_expired) {
+    any_expired->bind(1, now);
+    downlink_due = any_expired->step() == SQLITE_ROW;
+    any_expired->reset();
+  }
+  if (downlink_due && db_.exec("BEGIN IMMEDIATE").ok()) {
     auto* del = db_.statement("DELETE FROM down WHERE expires_at <= ?1 RETURNING target");
     std::map<std::string, std::uint64_t> expired;
     int rc = SQLITE_ERROR;
