@@ -90,7 +90,7 @@ std::optional<AppendTicket> Journal::append(Message message) {
 }
 
 void Journal::ack(AckRange range) {
-  unacked_.push_back({batches_ + 1, range});
+  unacked_[range.identity].push_back({batches_ + 1, range.first, range.last});
   pending_->batch.acks.push_back(std::move(range));
   schedule();
 }
@@ -159,7 +159,10 @@ void Journal::committed(std::uint64_t batch, std::uint64_t appends, const Commit
   commit_last_ = report.commit_time;
   commit_max_ = std::max(commit_max_, report.commit_time);
   commit_sum_ += report.commit_time;
-  std::erase_if(unacked_, [batch](const PendingAck& p) { return p.batch <= batch; });
+  for (auto it = unacked_.begin(); it != unacked_.end();) {
+    std::erase_if(it->second, [batch](const PendingAck& p) { return p.batch <= batch; });
+    it = it->second.empty() ? unacked_.erase(it) : std::next(it);
+  }
   absorb(report);
   if (listener_) listener_(report);
   schedule();
@@ -255,13 +258,11 @@ void Journal::peek(const Identity& identity, Seq after, std::size_t max, PeekDon
     auto found = file_->peek(identity, after, max);
     post_back(alive, [this, found = std::move(found), done = std::move(done)]() mutable {
       // Acks still on their way to the file must already hide their messages.
-      if (!unacked_.empty()) {
-        std::erase_if(found, [this](const StoredMessage& m) {
-          for (const auto& p : unacked_) {
-            if (p.range.identity == m.message.identity && m.seq >= p.range.first &&
-                m.seq <= p.range.last) {
-              return true;
-            }
+      if (auto it = found.empty() ? unacked_.end() : unacked_.find(found.front().message.identity);
+          it != unacked_.end()) {
+        std::erase_if(found, [&ranges = it->second](const StoredMessage& m) {
+          for (const auto& p : ranges) {
+            if (m.seq >= p.first && m.seq <= p.last) return true;
           }
           return false;
         });

@@ -109,7 +109,8 @@ class Journal final : public StatusProvider {
   };
   struct PendingAck {
     std::uint64_t batch = 0;  // the group commit that carries it
-    AckRange range;
+    Seq first = 0;
+    Seq last = 0;
   };
 
   Journal(JournalSettings settings, boost::asio::any_io_executor loop, const Clock& clock,
@@ -147,7 +148,7 @@ class Journal final : public StatusProvider {
   bool due_ = false;
   bool timer_armed_ = false;
   std::uint64_t timer_generation_ = 0;
-  std::vector<PendingAck> unacked_;
+  std::map<Identity, std::vector<PendingAck>> unacked_;  // acks not yet committed, per identity
   boost::asio::steady_timer commit_timer_;
   boost::asio::steady_timer maintain_timer_;
 
