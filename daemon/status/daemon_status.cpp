@@ -1,23 +1,10 @@
 #include "status/daemon_status.hpp"
 
+#include "core/utc_time.hpp"
+
 #include <unistd.h>
 
-#include <ctime>
-
 namespace fieldlink {
-
-std::string utc_iso8601(std::chrono::system_clock::time_point t) {
-  using namespace std::chrono;
-  const auto ms = duration_cast<milliseconds>(t.time_since_epoch()).count();
-  const std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<int>(ms % 1000));
-  return buf;
-}
 
 DaemonStatus::DaemonStatus(const Clock& clock, std::string config_path)
     : clock_(clock), config_path_(std::move(config_path)), started_(clock.now()) {}

@@ -35,7 +35,4 @@ class DaemonStatus final : public StatusProvider {
   bool last_reload_failed_ = false;
 };
 
-// "2026-11-26T05:30:44.123Z"
-std::string utc_iso8601(std::chrono::system_clock::time_point t);
-
 }  // namespace fieldlink

@@ -34,15 +34,21 @@ export async function startEmulator(t, { dataDir = null } = {}) {
   const dir = dataDir ?? mkdtempSync(join(tmpdir(), 'hubemu-test-'));
   const child = spawn(HUBEMU, ['serve', '--data', dir, '--host', HOST, '--mqtt-port', '0', '--http-port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
   const log = [];
-  createInterface({ input: child.stderr }).on('line', (line) => log.push(line));
+  const logLines = createInterface({ input: child.stderr });
+  logLines.on('line', (line) => log.push(line));
   const exited = once(child, 'exit');
+  // Should the test process end without running its hooks (a timeout, an uncaught error), the
+  // emulator must not outlive it.
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  exited.then(() => process.off('exit', killOnExit));
   // Clients close before the emulator stops: an SDK client that sees its hub go away starts a
   // retry loop that keeps the test process alive.
   const clients = [];
-  const stop = async () => {
+  const stop = async (signal = 'SIGTERM') => {
     for (const close of clients.splice(0).reverse()) await close();
     if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
+      child.kill(signal);
       await within(5000, exited, 'emulator shutdown').catch(() => child.kill('SIGKILL'));
     }
   };
@@ -62,6 +68,19 @@ export async function startEmulator(t, { dataDir = null } = {}) {
     log,
     stop,
     exited,
+    /** Resolves with the first log line, past or future, that matches `pattern`. */
+    logged(pattern, timeoutMs = 5000) {
+      const seen = log.find((line) => pattern.test(line));
+      if (seen) return Promise.resolve(seen);
+      return within(timeoutMs, new Promise((resolve) => {
+        const listener = (line) => {
+          if (!pattern.test(line)) return;
+          logLines.off('line', listener);
+          resolve(line);
+        };
+        logLines.on('line', listener);
+      }), `log line ${pattern}`);
+    },
     /** Registers `close` to run before the emulator stops. */
     closeBeforeStop(close) {
       clients.push(close);
@@ -109,7 +128,7 @@ export function randomKey() {
  * Connects a raw MQTT 3.1.1 client as `deviceId`, over TLS trusting the emulator's CA. Resolves to
  * the client, or rejects with the CONNACK error. Ended after the test.
  */
-export async function rawClient(emulator, deviceId, { password, username, clientId = deviceId, cert, key } = {}) {
+export async function rawClient(emulator, deviceId, { password, username, clientId = deviceId, cert, key, will } = {}) {
   const client = mqtt.connect({
     protocol: 'mqtts',
     host: HOST,
@@ -117,6 +136,7 @@ export async function rawClient(emulator, deviceId, { password, username, client
     ca: emulator.ca,
     cert,
     key,
+    will,
     protocolVersion: 4,
     clientId,
     clean: false,
@@ -131,12 +151,16 @@ export async function rawClient(emulator, deviceId, { password, username, client
     client.once('error', reject);
     client.once('close', () => reject(new Error('connection closed before CONNACK')));
   }), 'raw MQTT connect');
+  // Negative tests provoke resets; they assert on `close`, and errors are kept for inspection.
+  client.errors = [];
+  client.on('error', (error) => client.errors.push(error));
   return client;
 }
 
 /** Resolves when the raw client's connection closes. */
 export function closed(client) {
-  return client.disconnected ? Promise.resolve() : once(client, 'close');
+  // Not events.once: it would reject on the `error` event that usually precedes the close.
+  return client.disconnected ? Promise.resolve() : new Promise((resolve) => client.once('close', resolve));
 }
 
 /** Resolves with the first value `next()` produces that satisfies `accept`, polling an emulator-side fact. */

@@ -1,6 +1,7 @@
 // Cloud-to-device queues: the hub keeps them per device on the service side, independent of MQTT
 // sessions, so messages survive disconnects (and here, restarts) until completed or expired.
 import { randomUUID } from 'node:crypto';
+import { HubError } from './errors.js';
 import { encodePropertyBag } from './property-bag.js';
 
 export const C2D_LIMITS = Object.freeze({
@@ -12,22 +13,15 @@ export const C2D_LIMITS = Object.freeze({
 
 const FEEDBACK_MODES = new Set(['none', 'positive', 'negative', 'full']);
 
-export class C2dError extends Error {
-  constructor(status, errorCode, message) {
-    super(message);
-    this.status = status;
-    this.errorCode = errorCode;
-  }
-}
 
 function expiryOf(request, nowMs) {
   if (request.expiryTimeUtc !== undefined) {
     const at = Date.parse(request.expiryTimeUtc);
-    if (Number.isNaN(at)) throw new C2dError(400, 400004, `expiryTimeUtc ${JSON.stringify(request.expiryTimeUtc)} is not a date`);
+    if (Number.isNaN(at)) throw new HubError(400, 400004, `expiryTimeUtc ${JSON.stringify(request.expiryTimeUtc)} is not a date`);
     return at;
   }
   const ttlMs = request.ttlSeconds === undefined ? C2D_LIMITS.defaultTtlMs : Number(request.ttlSeconds) * 1000;
-  if (!(ttlMs > 0 && ttlMs <= C2D_LIMITS.maxTtlMs)) throw new C2dError(400, 400004, 'ttlSeconds must be positive and at most two days');
+  if (!(ttlMs > 0 && ttlMs <= C2D_LIMITS.maxTtlMs)) throw new HubError(400, 400004, 'ttlSeconds must be positive and at most two days');
   return nowMs + ttlMs;
 }
 
@@ -63,12 +57,12 @@ export class CloudToDeviceQueues {
   enqueue(deviceId, request = {}) {
     const queue = this.pending(deviceId);
     if (queue.length >= C2D_LIMITS.queueDepth) {
-      throw new C2dError(403, 403004, `device ${deviceId} already has ${C2D_LIMITS.queueDepth} pending messages`);
+      throw new HubError(403, 403004, `device ${deviceId} already has ${C2D_LIMITS.queueDepth} pending messages`);
     }
     const body = bodyOf(request);
-    if (body.length > C2D_LIMITS.messageBytes) throw new C2dError(413, 413001, `a C2D message may not exceed ${C2D_LIMITS.messageBytes} bytes`);
+    if (body.length > C2D_LIMITS.messageBytes) throw new HubError(413, 413001, `a C2D message may not exceed ${C2D_LIMITS.messageBytes} bytes`);
     const ack = request.ack ?? 'none';
-    if (!FEEDBACK_MODES.has(ack)) throw new C2dError(400, 400004, `ack must be one of ${[...FEEDBACK_MODES].join(', ')}`);
+    if (!FEEDBACK_MODES.has(ack)) throw new HubError(400, 400004, `ack must be one of ${[...FEEDBACK_MODES].join(', ')}`);
     const nowMs = this.#clock.now();
     const message = {
       lockToken: randomUUID(),

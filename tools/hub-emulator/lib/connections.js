@@ -1,5 +1,7 @@
 // One live MQTT connection per identity, with the send discipline aedes needs.
 
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export class DeviceConnection {
   /** Lock tokens of C2D messages written to this connection and not yet acknowledged, in send order. */
   c2dInFlight = [];
@@ -36,10 +38,14 @@ export class DeviceConnection {
 
   /** Runs `action` after `delayMs` unless the connection ends first. */
   schedule(delayMs, action) {
+    // setTimeout fires at once for delays beyond 2^31-1 ms (~24.8 days), which a long-lived SAS
+    // token's expiry can exceed; such waits are taken in steps.
+    const step = Math.min(delayMs, MAX_TIMER_MS);
     const timer = setTimeout(() => {
       this.#timers.delete(timer);
-      action();
-    }, delayMs);
+      if (delayMs > step) this.schedule(delayMs - step, action);
+      else action();
+    }, step);
     this.#timers.add(timer);
   }
 

@@ -7,13 +7,13 @@ import { Aedes } from 'aedes';
 import { parseUsername, verifySasToken, verifyThumbprint } from './auth.js';
 import { c2dPublishPacket } from './c2d.js';
 import { DeviceConnection } from './connections.js';
+import { HubError } from './errors.js';
 import { guardPacketSize } from './size-guard.js';
 import { identityKey } from './registry.js';
 import { decodeTelemetry } from './telemetry.js';
-import { TwinError } from './twins.js';
 import { classifyPublish, deviceBoundFilter, isAllowedSubscription, DESIRED_FILTER, TWIN_RESPONSE_FILTER } from './topics.js';
 
-export const MAX_MESSAGE_BYTES = 256 * 1024;
+const MAX_MESSAGE_BYTES = 256 * 1024;
 // Room for the fixed header fields and the topic on top of the message itself; anything larger is
 // cut off by the size guard before aedes buffers it.
 const MAX_PACKET_BYTES = MAX_MESSAGE_BYTES + 4 * 1024;
@@ -243,7 +243,7 @@ export class DeviceEndpoint {
     try {
       response = handle();
     } catch (error) {
-      if (!(error instanceof TwinError)) throw error;
+      if (!(error instanceof HubError)) throw error;
       // The SDK ignores the status in the topic; only a JSON body with errorCode marks a failure.
       response = { status: error.status, body: JSON.stringify({ errorCode: error.errorCode, message: error.message }) };
     }
@@ -287,6 +287,6 @@ function parseJson(payload) {
   try {
     return JSON.parse(payload.toString('utf8'));
   } catch {
-    throw new TwinError(400, 400004, 'the reported patch is not valid JSON');
+    throw new HubError(400, 400004, 'the reported patch is not valid JSON');
   }
 }

@@ -2,24 +2,18 @@
 // (registry, twins, methods) and emulator-specific where it does not (telemetry, faults, stats).
 import { createServer } from 'node:http';
 import { once } from 'node:events';
-import { identityKey } from './registry.js';
+import { HubError } from './errors.js';
+import { identityKey, keyOf } from './registry.js';
 
 const MAX_BODY_BYTES = 1024 * 1024;
 
-class HttpError extends Error {
-  constructor(status, errorCode, message) {
-    super(message);
-    this.status = status;
-    this.errorCode = errorCode;
-  }
-}
 
 async function readJson(request) {
   const chunks = [];
   let size = 0;
   for await (const chunk of request) {
     size += chunk.length;
-    if (size > MAX_BODY_BYTES) throw new HttpError(413, 413000, 'request body too large');
+    if (size > MAX_BODY_BYTES) throw new HubError(413, 413000, 'request body too large');
     chunks.push(chunk);
   }
   const text = Buffer.concat(chunks).toString('utf8');
@@ -27,7 +21,7 @@ async function readJson(request) {
   try {
     return JSON.parse(text);
   } catch {
-    throw new HttpError(400, 400001, 'request body is not valid JSON');
+    throw new HubError(400, 400001, 'request body is not valid JSON');
   }
 }
 
@@ -50,13 +44,19 @@ export class HttpApi {
     this.#routes = [
       ['GET', '/hub', () => this.hub.describe()],
       ['GET', '/devices', () => this.hub.registry.devices().map((device) => this.#describeIdentity(device))],
-      ['GET', `/devices/${seg}/modules`, ([deviceId]) => this.#requireIdentity(deviceId, null) && this.hub.registry.modules(deviceId).map((m) => this.#describeIdentity(m))],
+      ['GET', `/devices/${seg}/modules`, ([deviceId]) => {
+        this.#requireIdentity(deviceId, null);
+        return this.hub.registry.modules(deviceId).map((module) => this.#describeIdentity(module));
+      }],
       ['PUT', `/devices/${identity}`, async ([deviceId, moduleId], request) => this.#describeIdentity(this.hub.registry.put(deviceId, moduleId, await readJson(request)))],
       ['GET', `/devices/${identity}`, ([deviceId, moduleId]) => this.#describeIdentity(this.#requireIdentity(deviceId, moduleId))],
       ['DELETE', `/devices/${identity}`, ([deviceId, moduleId]) => this.hub.removeIdentity(deviceId, moduleId)],
       ['GET', `/devices/${identity}/connection-stats`, ([deviceId, moduleId]) => this.#connectionStats(deviceId, moduleId)],
       ['POST', `/devices/${seg}/messages/deviceBound`, async ([deviceId], request) => this.hub.sendC2d(this.#requireIdentity(deviceId, null), await readJson(request))],
-      ['GET', `/devices/${seg}/messages/deviceBound`, ([deviceId]) => this.#requireIdentity(deviceId, null) && this.hub.c2d.pending(deviceId)],
+      ['GET', `/devices/${seg}/messages/deviceBound`, ([deviceId]) => {
+        this.#requireIdentity(deviceId, null);
+        return this.hub.c2d.pending(deviceId);
+      }],
       ['GET', `/devices/${seg}/messages/events`, ([deviceId], request, response, url) => this.hub.telemetry.read({ deviceId, ...readPosition(url) })],
       ['GET', '/messages/events', (params, request, response, url) => this.#streamEvents(request, response, url)],
       ['GET', `/twins/${identity}`, ([deviceId, moduleId]) => this.hub.serviceTwin(this.#requireIdentity(deviceId, moduleId))],
@@ -81,7 +81,7 @@ export class HttpApi {
     return this.#server.address().port;
   }
 
-  async stop() {
+  stop() {
     for (const response of this.#streams) response.end();
     this.#server.closeAllConnections();
     this.#server.close();
@@ -109,17 +109,17 @@ export class HttpApi {
       pathMatched = true;
       if (routeMethod === method) return { handler, params: match.slice(1).map((part) => (part === undefined ? null : decodeURIComponent(part))) };
     }
-    throw pathMatched ? new HttpError(405, 405000, `${method} is not supported on ${path}`) : new HttpError(404, 404000, `no such resource: ${path}`);
+    throw pathMatched ? new HubError(405, 405000, `${method} is not supported on ${path}`) : new HubError(404, 404000, `no such resource: ${path}`);
   }
 
   #requireIdentity(deviceId, moduleId) {
     const identity = this.hub.registry.get(deviceId, moduleId);
-    if (!identity) throw new HttpError(404, 404001, `identity ${identityKey(deviceId, moduleId)} does not exist`);
+    if (!identity) throw new HubError(404, 404001, `identity ${identityKey(deviceId, moduleId)} does not exist`);
     return identity;
   }
 
   #describeIdentity(identity) {
-    const key = identityKey(identity.deviceId, identity.moduleId ?? null);
+    const key = keyOf(identity);
     const { authentication } = identity;
     return {
       ...identity,
@@ -159,13 +159,13 @@ export class HttpApi {
 function readPosition(url) {
   const after = Number(url.searchParams.get('after') ?? 0);
   const limit = Number(url.searchParams.get('limit') ?? Infinity);
-  if (!(Number.isInteger(after) && after >= 0) || !(limit > 0)) throw new HttpError(400, 400004, 'after must be a sequence number and limit positive');
+  if (!(Number.isInteger(after) && after >= 0) || !(limit > 0)) throw new HubError(400, 400004, 'after must be a sequence number and limit positive');
   return { afterSeq: after, limit };
 }
 
 function positive(value, name) {
   const number = Number(value);
-  if (!(number > 0)) throw new HttpError(400, 400004, `${name} must be a positive number`);
+  if (!(number > 0)) throw new HubError(400, 400004, `${name} must be a positive number`);
   return number;
 }
 

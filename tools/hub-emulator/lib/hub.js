@@ -10,7 +10,7 @@ import { DeviceEndpoint } from './device-endpoint.js';
 import { Faults } from './faults.js';
 import { HttpApi } from './http-api.js';
 import { MethodInvoker } from './methods.js';
-import { Registry, identityKey } from './registry.js';
+import { Registry, identityKey, keyOf } from './registry.js';
 import { StateFile } from './state-file.js';
 import { TelemetryLog } from './telemetry.js';
 import { Twins } from './twins.js';
@@ -57,7 +57,7 @@ export class Hub {
 
   async stop() {
     this.methods.cancelAll();
-    await this.http.stop();
+    this.http.stop();
     await this.endpoint.stop();
     this.state.flush();
   }
@@ -82,19 +82,18 @@ export class Hub {
   }
 
   serviceTwin(identity) {
-    const key = identityKey(identity.deviceId, identity.moduleId ?? null);
-    return this.twins.serviceView(identity, this.connections.get(key) ? 'Connected' : 'Disconnected');
+    return this.twins.serviceView(identity, this.connections.get(keyOf(identity)) ? 'Connected' : 'Disconnected');
   }
 
   patchTwin(identity, patch) {
-    const key = identityKey(identity.deviceId, identity.moduleId ?? null);
+    const key = keyOf(identity);
     const notification = this.twins.patchService(key, patch);
     if (notification) this.endpoint.pushDesired(key, notification);
     return this.serviceTwin(identity);
   }
 
   invokeMethod(identity, request) {
-    return this.methods.invoke(identityKey(identity.deviceId, identity.moduleId ?? null), request);
+    return this.methods.invoke(keyOf(identity), request);
   }
 
   /** Closes one identity's connection (`{deviceId, moduleId}`) or, without a device, every connection. */

@@ -1,24 +1,18 @@
 // Direct methods: the service side's call goes to one identity's connection and waits for the
 // response carrying the same request id, or times out as the hub does.
+import { HubError } from './errors.js';
 import { METHODS_FILTER } from './topics.js';
 
-export class MethodError extends Error {
-  constructor(status, errorCode, message) {
-    super(message);
-    this.status = status;
-    this.errorCode = errorCode;
-  }
-}
 
 export const METHOD_LIMITS = Object.freeze({ minTimeoutSeconds: 5, maxTimeoutSeconds: 300, defaultTimeoutSeconds: 30, payloadBytes: 128 * 1024 });
 
 function checkRequest({ methodName, responseTimeoutInSeconds = METHOD_LIMITS.defaultTimeoutSeconds }) {
   if (typeof methodName !== 'string' || !/^[^/#+?]{1,100}$/.test(methodName)) {
-    throw new MethodError(400, 400004, 'methodName must be a non-empty string without / # + ?');
+    throw new HubError(400, 400004, 'methodName must be a non-empty string without / # + ?');
   }
   const timeout = Number(responseTimeoutInSeconds);
   if (!(timeout >= METHOD_LIMITS.minTimeoutSeconds && timeout <= METHOD_LIMITS.maxTimeoutSeconds)) {
-    throw new MethodError(400, 400004, `responseTimeoutInSeconds must be between ${METHOD_LIMITS.minTimeoutSeconds} and ${METHOD_LIMITS.maxTimeoutSeconds}`);
+    throw new HubError(400, 400004, `responseTimeoutInSeconds must be between ${METHOD_LIMITS.minTimeoutSeconds} and ${METHOD_LIMITS.maxTimeoutSeconds}`);
   }
   return timeout * 1000;
 }
@@ -32,20 +26,20 @@ export class MethodInvoker {
     this.#connections = connections;
   }
 
-  /** Resolves to `{status, payload}` as the device answered; rejects with a MethodError otherwise. */
+  /** Resolves to `{status, payload}` as the device answered; rejects with a HubError otherwise. */
   async invoke(key, request) {
     const timeoutMs = checkRequest(request);
     const payload = Buffer.from(JSON.stringify(request.payload ?? null));
-    if (payload.length > METHOD_LIMITS.payloadBytes) throw new MethodError(413, 413001, 'method payload exceeds 128 KB');
+    if (payload.length > METHOD_LIMITS.payloadBytes) throw new HubError(413, 413001, 'method payload exceeds 128 KB');
     const connection = this.#connections.get(key);
     if (!connection || !connection.isSubscribed(METHODS_FILTER)) {
-      throw new MethodError(404, 404103, `${key} is not connected or not subscribed to direct methods`);
+      throw new HubError(404, 404103, `${key} is not connected or not subscribed to direct methods`);
     }
     const rid = (this.#nextRid++).toString(16);
     const answered = new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#pending.delete(rid);
-        reject(new MethodError(504, 504101, `${key} did not answer ${request.methodName} within ${timeoutMs / 1000} s`));
+        reject(new HubError(504, 504101, `${key} did not answer ${request.methodName} within ${timeoutMs / 1000} s`));
       }, timeoutMs);
       this.#pending.set(rid, { key, resolve, reject, timer });
     });
@@ -67,14 +61,14 @@ export class MethodInvoker {
     try {
       call.resolve({ status, payload: JSON.parse(text) });
     } catch {
-      call.reject(new MethodError(502, 502101, 'the device answered with a payload that is not JSON'));
+      call.reject(new HubError(502, 502101, 'the device answered with a payload that is not JSON'));
     }
   }
 
   cancelAll() {
     for (const call of this.#pending.values()) {
       clearTimeout(call.timer);
-      call.reject(new MethodError(503, 503000, 'the emulator is shutting down'));
+      call.reject(new HubError(503, 503000, 'the emulator is shutting down'));
     }
     this.#pending.clear();
   }

@@ -1,20 +1,19 @@
 // The identity registry: devices and their modules, each with symmetric keys or X.509 thumbprints.
 import { randomBytes, randomUUID } from 'node:crypto';
+import { HubError } from './errors.js';
 
 // The hub's identity alphabet, less `+ # ? /`, which would be ambiguous inside MQTT topics or the
 // CONNECT user name.
 const ID_PATTERN = /^[A-Za-z0-9\-.%_*!(),=@$':;]{1,128}$/;
 
-export class RegistryError extends Error {
-  constructor(status, errorCode, message) {
-    super(message);
-    this.status = status;
-    this.errorCode = errorCode;
-  }
-}
 
+/** Identities are keyed, and MQTT client ids formed, as `deviceId` or `deviceId/moduleId`. */
 export function identityKey(deviceId, moduleId = null) {
   return moduleId ? `${deviceId}/${moduleId}` : deviceId;
+}
+
+export function keyOf(identity) {
+  return identityKey(identity.deviceId, identity.moduleId ?? null);
 }
 
 function generateKey() {
@@ -25,7 +24,7 @@ function checkKey(key) {
   const bytes = Buffer.from(key, 'base64');
   // Round-tripping catches text that is not base64 at all; the hub wants 16 to 64 key bytes.
   if (bytes.toString('base64') !== key || bytes.length < 16 || bytes.length > 64) {
-    throw new RegistryError(400, 400004, 'symmetric keys must be base64 of 16 to 64 bytes');
+    throw new HubError(400, 400004, 'symmetric keys must be base64 of 16 to 64 bytes');
   }
   return key;
 }
@@ -33,11 +32,11 @@ function checkKey(key) {
 function buildAuthentication(requested = {}) {
   if (requested.type === 'selfSigned' || requested.type === 'certificateAuthority') {
     const { primaryThumbprint, secondaryThumbprint = null } = requested.x509Thumbprint ?? {};
-    if (!primaryThumbprint) throw new RegistryError(400, 400004, 'an X.509 identity needs x509Thumbprint.primaryThumbprint');
+    if (!primaryThumbprint) throw new HubError(400, 400004, 'an X.509 identity needs x509Thumbprint.primaryThumbprint');
     return { type: 'selfSigned', x509Thumbprint: { primaryThumbprint, secondaryThumbprint } };
   }
   if (requested.type !== undefined && requested.type !== 'sas') {
-    throw new RegistryError(400, 400004, `unsupported authentication type ${JSON.stringify(requested.type)}`);
+    throw new HubError(400, 400004, `unsupported authentication type ${JSON.stringify(requested.type)}`);
   }
   const { primaryKey, secondaryKey } = requested.symmetricKey ?? {};
   return {
@@ -50,7 +49,7 @@ function buildAuthentication(requested = {}) {
 }
 
 function checkId(kind, id) {
-  if (!ID_PATTERN.test(id ?? '')) throw new RegistryError(400, 400004, `invalid ${kind} id ${JSON.stringify(id)}`);
+  if (!ID_PATTERN.test(id ?? '')) throw new HubError(400, 400004, `invalid ${kind} id ${JSON.stringify(id)}`);
 }
 
 export class Registry {
@@ -74,13 +73,13 @@ export class Registry {
     checkId('device', deviceId);
     if (moduleId !== null) {
       checkId('module', moduleId);
-      if (!this.get(deviceId)) throw new RegistryError(404, 404001, `device ${deviceId} does not exist`);
+      if (!this.get(deviceId)) throw new HubError(404, 404001, `device ${deviceId} does not exist`);
     }
     const key = identityKey(deviceId, moduleId);
     const previous = this.#identities.get(key);
     const status = body.status ?? previous?.status ?? 'enabled';
     if (status !== 'enabled' && status !== 'disabled') {
-      throw new RegistryError(400, 400004, `status must be enabled or disabled, not ${JSON.stringify(status)}`);
+      throw new HubError(400, 400004, `status must be enabled or disabled, not ${JSON.stringify(status)}`);
     }
     const identity = {
       deviceId,
@@ -103,7 +102,7 @@ export class Registry {
   /** Removes the identity (and a device's modules); returns the identity keys that went away. */
   remove(deviceId, moduleId = null) {
     const key = identityKey(deviceId, moduleId);
-    if (!this.#identities.has(key)) throw new RegistryError(404, 404001, `identity ${key} does not exist`);
+    if (!this.#identities.has(key)) throw new HubError(404, 404001, `identity ${key} does not exist`);
     const removed = [...this.#identities.keys()].filter((k) => k === key || (moduleId === null && k.startsWith(`${key}/`)));
     for (const k of removed) this.#identities.delete(k);
     this.#onChange();

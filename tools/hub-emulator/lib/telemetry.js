@@ -2,7 +2,7 @@
 // system properties, kept in arrival order for reading back and for live followers.
 import { decodePropertyBag, splitSystemProperties } from './property-bag.js';
 
-export const TELEMETRY_CAPACITY = 100_000;
+const TELEMETRY_CAPACITY = 100_000;
 
 // Wire keys mapped to the names the hub's service-facing endpoints use.
 const SYSTEM_PROPERTY_NAMES = {

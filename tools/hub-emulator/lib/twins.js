@@ -1,6 +1,9 @@
 // Twin documents: desired and reported sections with their own `$version`s, merged the way the hub
 // merges patches (members replace, null deletes, objects merge recursively), within the hub's limits.
 
+import { HubError } from './errors.js';
+import { keyOf } from './registry.js';
+
 export const TWIN_LIMITS = Object.freeze({
   sectionBytes: 32 * 1024,
   tagsBytes: 8 * 1024,
@@ -10,17 +13,10 @@ export const TWIN_LIMITS = Object.freeze({
   maxSafeInteger: 2 ** 52,
 });
 
-export class TwinError extends Error {
-  constructor(status, errorCode, message) {
-    super(message);
-    this.status = status;
-    this.errorCode = errorCode;
-  }
-}
 
 // The hub documents limit violations on `$iothub/twin/res/{status}` as 400 (bad request), and so
 // they are reported here, with the generic ArgumentInvalid code.
-const invalid = (message) => new TwinError(400, 400004, message);
+const invalid = (message) => new HubError(400, 400004, message);
 
 const isObject = (value) => value !== null && typeof value === 'object' && !Array.isArray(value);
 
@@ -118,7 +114,7 @@ export class Twins {
 
   /** The service-side document, shaped like the hub's `GET /twins/{id}`. */
   serviceView(identity, connectionState) {
-    const twin = this.#twin(identityKeyOf(identity));
+    const twin = this.#twin(keyOf(identity));
     return {
       deviceId: identity.deviceId,
       ...(identity.moduleId ? { moduleId: identity.moduleId } : {}),
@@ -179,8 +175,4 @@ export class Twins {
     this.#onChange();
     return notification;
   }
-}
-
-export function identityKeyOf(identity) {
-  return identity.moduleId ? `${identity.deviceId}/${identity.moduleId}` : identity.deviceId;
 }

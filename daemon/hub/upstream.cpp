@@ -1,0 +1,282 @@
+#include "hub/upstream.hpp"
+
+#include <utility>  // before asio, for Boost 1.74 under C++20
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <nlohmann/json.hpp>
+
+namespace fieldlink::hub {
+namespace {
+
+// Sends per pump turn before yielding the loop to other work (acks, downlink, status).
+constexpr int kSendsPerTurn = 256;
+constexpr std::size_t kMinReadAhead = 16;
+
+}  // namespace
+
+struct Upstream::Feed {
+  std::unique_ptr<Session> session;
+  std::size_t window = 0;
+  std::uint64_t cursor = 0;          // next sequence to ask the outbox for
+  std::uint64_t sent_before = 0;     // sequences below this may have reached the hub already
+  std::deque<Outbox::Entry> buffer;  // read ahead, not yet published
+  std::uint64_t generation = 0;      // bumps when the read-ahead is invalidated
+  bool peeking = false;
+  bool more = true;  // the outbox may hold more from `cursor` on
+  bool in_ready = false;
+  bool waiting_connect = false;
+};
+
+struct Upstream::Timers {
+  explicit Timers(boost::asio::io_context& loop) : connect(loop), pump(loop) {}
+  boost::asio::steady_timer connect;
+  boost::asio::steady_timer pump;
+  bool connect_armed = false;
+};
+
+Upstream::Upstream(boost::asio::io_context& loop, UpstreamSettings settings, Outbox& outbox,
+                   DownlinkHandler& downlink, Logger& log, const Clock& clock, Rng& rng)
+    : loop_(loop),
+      settings_(settings),
+      outbox_(outbox),
+      downlink_(downlink),
+      log_(log),
+      clock_(clock),
+      rng_(rng),
+      // Burst 1: connects are spread evenly, never bunched at the start of a second.
+      connect_bucket_(clock, settings.connect_per_second, 1),
+      send_bucket_(clock, settings.send_per_second, std::max(1.0, settings.send_per_second / 10)),
+      timers_(std::make_unique<Timers>(loop)) {}
+
+Upstream::~Upstream() = default;
+
+Upstream::Feed* Upstream::feed_of(const Identity& identity) {
+  const auto it = feeds_.find(identity.client_id());
+  return it == feeds_.end() ? nullptr : it->second.get();
+}
+
+void Upstream::add(SessionSettings settings) {
+  const auto id = settings.identity.client_id();
+  auto feed = std::make_unique<Feed>();
+  feed->window = settings.inflight;
+  feed->session = std::make_unique<Session>(loop_, std::move(settings), *this, log_, clock_, rng_);
+  auto& f = *feeds_.emplace(id, std::move(feed)).first->second;
+  f.session->start();
+  refill(f);
+}
+
+void Upstream::remove(const Identity& identity) {
+  const auto it = feeds_.find(identity.client_id());
+  if (it == feeds_.end()) return;
+  it->second->session->stop();
+  feeds_.erase(it);  // queued ids of it are skipped when they come up
+}
+
+void Upstream::notify(const Identity& identity) {
+  if (auto* f = feed_of(identity)) {
+    f->more = true;
+    refill(*f);
+  }
+}
+
+Session* Upstream::find(const Identity& identity) {
+  auto* f = feed_of(identity);
+  return f ? f->session.get() : nullptr;
+}
+
+void Upstream::stop() {
+  for (auto& [id, f] : feeds_)
+    f->session->stop();
+  timers_->connect.cancel();
+  timers_->pump.cancel();
+}
+
+void Upstream::refill(Feed& f) {
+  if (f.peeking || !f.more || f.buffer.size() >= f.window) return;
+  f.peeking = true;
+  const auto batch = std::max(f.window, kMinReadAhead);
+  outbox_.peek(f.session->identity(), f.cursor, batch,
+               [this, id = f.session->identity(), generation = f.generation,
+                batch](std::vector<Outbox::Entry> entries) {
+                 auto* feed = feed_of(id);
+                 if (feed == nullptr || feed->generation != generation) return;
+                 feed->peeking = false;
+                 feed->more = entries.size() == batch;
+                 if (!entries.empty()) feed->cursor = entries.back().seq + 1;
+                 for (auto& e : entries)
+                   feed->buffer.push_back(std::move(e));
+                 if (!feed->buffer.empty()) mark_ready(*feed);
+               });
+}
+
+void Upstream::mark_ready(Feed& f) {
+  if (f.in_ready || f.buffer.empty() || !f.session->can_publish()) return;
+  f.in_ready = true;
+  ready_.push_back(f.session->identity().client_id());
+  schedule_pump({});
+}
+
+void Upstream::schedule_pump(std::chrono::nanoseconds after) {
+  if (pump_scheduled_) return;
+  pump_scheduled_ = true;
+  if (after.count() <= 0) {
+    boost::asio::post(loop_, [this] { pump(); });
+    return;
+  }
+  timers_->pump.expires_after(after);
+  timers_->pump.async_wait([this](boost::system::error_code ec) {
+    if (!ec) pump();
+  });
+}
+
+void Upstream::pump() {
+  pump_scheduled_ = false;
+  for (int turn = 0; turn < kSendsPerTurn && !ready_.empty(); ++turn) {
+    const auto it = feeds_.find(ready_.front());
+    if (it == feeds_.end()) {
+      ready_.pop_front();
+      continue;
+    }
+    auto& f = *it->second;
+    if (!f.session->can_publish() || f.buffer.empty()) {
+      ready_.pop_front();
+      f.in_ready = false;
+      refill(f);
+      continue;
+    }
+    if (!send_bucket_.try_take()) return schedule_pump(send_bucket_.wait_time());
+    ready_.pop_front();
+    f.in_ready = false;
+    auto& entry = f.buffer.front();
+    const auto result = f.session->publish(entry.seq, entry.message, entry.seq < f.sent_before);
+    if (result == Session::PublishResult::too_large) {
+      log_.error(
+          {.event = "upstream.too_large", .identity = f.session->identity().client_id()},
+          "message " + entry.message.id + " is larger than IoT Hub accepts (256 KB); dropped");
+      outbox_.reject(f.session->identity(), entry.seq, "too_large");
+    }
+    f.sent_before = std::max(f.sent_before, entry.seq + 1);
+    f.buffer.pop_front();
+    refill(f);
+    mark_ready(f);  // back of the queue: one message per identity per turn
+  }
+  if (!ready_.empty()) schedule_pump({});
+}
+
+void Upstream::want_connect(Session& s) {
+  auto* f = feed_of(s.identity());
+  if (f == nullptr || f->waiting_connect) return;
+  f->waiting_connect = true;
+  connect_queue_.push_back(s.identity().client_id());
+  grant_connects();
+}
+
+void Upstream::grant_connects() {
+  while (!connect_queue_.empty()) {
+    const auto it = feeds_.find(connect_queue_.front());
+    if (it == feeds_.end()) {
+      connect_queue_.pop_front();
+      continue;
+    }
+    if (!connect_bucket_.try_take()) {
+      if (timers_->connect_armed) return;
+      timers_->connect_armed = true;
+      timers_->connect.expires_after(connect_bucket_.wait_time());
+      timers_->connect.async_wait([this](boost::system::error_code ec) {
+        timers_->connect_armed = false;
+        if (!ec) grant_connects();
+      });
+      return;
+    }
+    connect_queue_.pop_front();
+    it->second->waiting_connect = false;
+    ++connects_granted_;
+    it->second->session->connect();
+  }
+}
+
+void Upstream::state_changed(Session& s) {
+  if (s.state() == SessionState::online) {
+    log_.info({.event = "session.online", .identity = s.identity().client_id()},
+              s.identity().client_id() + ": connected");
+  }
+}
+
+void Upstream::ready_to_send(Session& s) {
+  if (auto* f = feed_of(s.identity())) {
+    refill(*f);
+    mark_ready(*f);
+  }
+}
+
+void Upstream::acked(Session& s, std::uint64_t seq) {
+  outbox_.ack(s.identity(), seq);
+}
+
+void Upstream::unacked_returned(Session& s, std::uint64_t lowest_seq) {
+  auto* f = feed_of(s.identity());
+  if (f == nullptr) return;
+  // Everything from the oldest unacknowledged message on is read again, in order.
+  ++f->generation;
+  f->peeking = false;
+  f->buffer.clear();
+  f->cursor = lowest_seq;
+  f->more = true;
+}
+
+void Upstream::downlink(Session&, Downlink d, std::function<void()> complete) {
+  downlink_.downlink(std::move(d), std::move(complete));
+}
+
+void Upstream::describe(nlohmann::json& status) const {
+  auto& sessions = status["sessions"];
+  for (const auto& [id, f] : feeds_) {
+    nlohmann::json s;
+    f->session->describe(s);
+    s["queued"] = f->buffer.size();
+    sessions.push_back(std::move(s));
+  }
+}
+
+void Upstream::collect(MetricsWriter& m) const {
+  std::map<std::string, int> by_state;
+  for (const auto& [id, f] : feeds_)
+    ++by_state[to_string(f->session->state())];
+  for (const auto* state : {"offline", "connecting", "online", "backoff", "stopped"}) {
+    m.gauge("fieldlink_hub_sessions", "Hub sessions by state.", by_state[state],
+            {{"state", state}});
+  }
+  m.counter("fieldlink_hub_connects_granted_total", "Connection attempts let through the pacing.",
+            static_cast<double>(connects_granted_));
+  for (const auto& [id, f] : feeds_) {
+    const auto& c = f->session->counters();
+    const MetricsWriter::Labels l{{"identity", id}};
+    m.counter("fieldlink_hub_messages_sent_total", "Telemetry messages published.",
+              static_cast<double>(c.sent), l);
+    m.counter("fieldlink_hub_messages_acked_total", "Telemetry messages acknowledged by the hub.",
+              static_cast<double>(c.acked), l);
+    m.gauge("fieldlink_hub_in_flight", "Messages awaiting PUBACK.",
+            static_cast<double>(f->session->in_flight()), l);
+    m.counter("fieldlink_hub_reconnects_total", "Connections lost after being online.",
+              static_cast<double>(c.reconnects), l);
+    m.counter("fieldlink_hub_connect_attempts_total", "Connection attempts.",
+              static_cast<double>(c.connect_attempts), l);
+    m.counter("fieldlink_hub_token_renewals_total", "Reconnects to renew the SAS token.",
+              static_cast<double>(c.token_renewals), l);
+    m.counter("fieldlink_hub_messages_too_large_total", "Messages the hub could never take.",
+              static_cast<double>(c.refused_too_large), l);
+  }
+}
+
+void Upstream::health(std::vector<std::string>& problems) const {
+  for (const auto& [id, f] : feeds_) {
+    if (f->session->credential_problem()) {
+      problems.push_back("identity " + id +
+                         ": the hub refused its credentials: " + f->session->last_error());
+    }
+  }
+}
+
+}  // namespace fieldlink::hub
