@@ -118,13 +118,13 @@ double journal_drain(Journal& journal, const Rig& rig, std::uint64_t n,
                      boost::asio::io_context& io) {
   const std::uint64_t acked_before = journal.acks_total();
   std::uint64_t outstanding = 0;
-  std::function<void(const Identity&, Seq)> drain = [&](const Identity& who, Seq after) {
+  std::function<void(const Identity&, Seq)> drain = [&](const Identity& who, Seq from) {
     ++outstanding;
-    journal.peek(who, after, 100, [&, who](std::vector<StoredMessage> got) {
+    journal.peek(who, from, 100, [&, who](std::vector<StoredMessage> got) {
       --outstanding;
       if (got.empty()) return;
       journal.ack({who, got.front().seq, got.back().seq});
-      drain(who, got.back().seq);
+      drain(who, got.back().seq + 1);
     });
   };
   const auto start = steady_clock::now();

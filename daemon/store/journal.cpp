@@ -2,7 +2,7 @@
 
 #include <boost/asio/post.hpp>
 
-#include "status/daemon_status.hpp"
+#include "core/utc_time.hpp"
 #include "store/journal_file.hpp"
 
 namespace fieldlink {
@@ -74,7 +74,8 @@ void Journal::post_back(const std::weak_ptr<int>& alive, F&& f) {
 }
 
 std::size_t Journal::pending_ops() const {
-  return pending_->batch.appends.size() + pending_->batch.acks.size();
+  const auto& b = pending_->batch;
+  return b.appends.size() + b.acks.size() + b.rejects.size();
 }
 
 std::optional<AppendTicket> Journal::append(Message message) {
@@ -92,6 +93,15 @@ std::optional<AppendTicket> Journal::append(Message message) {
 void Journal::ack(AckRange range) {
   unacked_[range.identity].push_back({batches_ + 1, range.first, range.last});
   pending_->batch.acks.push_back(std::move(range));
+  schedule();
+}
+
+void Journal::reject(const Identity& identity, Seq seq, std::string_view reason) {
+  log_.warning({.event = "journal.rejected", .identity = identity.client_id()},
+               "message " + std::to_string(seq) + " of " + identity.client_id() +
+                   " dropped, the hub cannot take it: " + std::string(reason));
+  unacked_[identity].push_back({batches_ + 1, seq, seq});
+  pending_->batch.rejects.push_back({identity, seq, seq});
   schedule();
 }
 
@@ -135,6 +145,8 @@ void Journal::start_commit() {
   }
   batch->acks = std::move(pending_->batch.acks);
   pending_->batch.acks.clear();
+  batch->rejects = std::move(pending_->batch.rejects);
+  pending_->batch.rejects.clear();
   due_ = !pending_->batch.empty();
   if (!due_ && timer_armed_) {
     commit_timer_.cancel();
@@ -252,10 +264,10 @@ void Journal::arm_maintenance() {
       });
 }
 
-void Journal::peek(const Identity& identity, Seq after, std::size_t max, PeekDone done) {
-  lane_.post([this, alive = std::weak_ptr<int>(alive_), work = busy(), identity, after, max,
+void Journal::peek(const Identity& identity, Seq from, std::size_t max, PeekDone done) {
+  lane_.post([this, alive = std::weak_ptr<int>(alive_), work = busy(), identity, from, max,
               done = std::move(done)]() mutable {
-    auto found = file_->peek(identity, after, max);
+    auto found = file_->peek(identity, from, max);
     post_back(alive, [this, found = std::move(found), done = std::move(done)]() mutable {
       // Acks still on their way to the file must already hide their messages.
       if (auto it = found.empty() ? unacked_.end() : unacked_.find(found.front().message.identity);

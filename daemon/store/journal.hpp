@@ -24,6 +24,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "config/config.hpp"
@@ -71,11 +72,16 @@ class Journal final : public StatusProvider {
   // Called after every group commit and maintenance pass (one listener; the router fans out):
   // which appends are durable, which identities have new messages, what was dropped.
   void on_commit(CommitListener listener) { listener_ = std::move(listener); }
-  // The oldest committed messages of `identity` with seq > after, oldest first, at most `max`.
-  // Pass 0 to start from the oldest unacknowledged (after a reconnect). Acked ones never appear.
-  void peek(const Identity& identity, Seq after, std::size_t max, PeekDone done);
+  // The oldest committed messages of `identity` with seq >= from, oldest first, at most `max`
+  // (hub::Outbox::peek's contract). Pass 0 to start from the oldest unacknowledged, e.g. after a
+  // reconnect. Acknowledged or rejected ones never appear, even before their commit.
+  void peek(const Identity& identity, Seq from, std::size_t max, PeekDone done);
   // The hub has the messages (PUBACK): delete them with the next group commit.
   void ack(AckRange range);
+  void ack(const Identity& identity, Seq seq) { ack(AckRange{identity, seq, seq}); }
+  // The hub can never take this message (e.g. too large): delete it, count it as a drop
+  // (`rejected`) and log why.
+  void reject(const Identity& identity, Seq seq, std::string_view reason);
   // Starts the pending group commit now (shutdown drain, tests).
   void flush();
 

@@ -66,7 +66,7 @@ constexpr const char* kEvict =
     "RETURNING identity";
 constexpr const char* kPeek =
     "SELECT n, created, mid, content_type, content_encoding, properties, body FROM up "
-    "WHERE identity = ?1 AND n > ?2 ORDER BY n LIMIT ?3";
+    "WHERE identity = ?1 AND n >= ?2 ORDER BY n LIMIT ?3";
 constexpr const char* kOldest = "SELECT queued_at FROM up WHERE identity = ?1 ORDER BY n LIMIT 1";
 constexpr const char* kSaveNextSeq =
     "INSERT INTO meta (key, value) VALUES ('next_seq', ?1) "
@@ -282,7 +282,7 @@ SqliteStatus JournalFile::load_state() {
 
   const std::int64_t saved = db_.query_int("SELECT value FROM meta WHERE key = 'next_seq'", 1);
   const std::int64_t max_n = db_.query_int("SELECT coalesce(max(n), 0) FROM up", 0);
-  next_seq_ = std::max<Seq>(saved, max_n + 1);
+  next_seq_ = static_cast<Seq>(std::max<std::int64_t>(saved, max_n + 1));
   last_queued_ms_ = db_.query_int("SELECT coalesce(max(queued_at), 0) FROM up", 0);
   return {};
 }
@@ -406,20 +406,26 @@ SqliteStatus JournalFile::try_commit(Batch& batch, Attempt& a, std::uint64_t pre
       a.refuse_all = true;
     }
   }
-  for (const auto& ack : batch.acks) {
-    auto it = identities_.find(ack.identity);
-    if (it == identities_.end()) continue;
-    auto* del = db_.statement(kAck);
-    if (!del) return db_.last_status();
-    del->bind(1, it->second.id);
-    del->bind(2, ack.first);
-    del->bind(3, ack.last);
-    const int rc = del->step();
-    del->reset();
-    if (rc != SQLITE_DONE) return db_.status(rc);
-    const auto n = static_cast<std::int64_t>(sqlite3_changes(db_.handle()));
-    if (n > 0) {
-      a.acked += static_cast<std::uint64_t>(n);
+  for (const auto* list : {&batch.acks, &batch.rejects}) {
+    const bool rejecting = list == &batch.rejects;
+    for (const auto& ack : *list) {
+      auto it = identities_.find(ack.identity);
+      if (it == identities_.end()) continue;
+      auto* del = db_.statement(kAck);
+      if (!del) return db_.last_status();
+      del->bind(1, it->second.id);
+      del->bind(2, static_cast<std::int64_t>(ack.first));
+      del->bind(3, static_cast<std::int64_t>(ack.last));
+      const int rc = del->step();
+      del->reset();
+      if (rc != SQLITE_DONE) return db_.status(rc);
+      const auto n = static_cast<std::int64_t>(sqlite3_changes(db_.handle()));
+      if (n <= 0) continue;
+      if (rejecting) {
+        a.drops[{it->second.id, DropReason::rejected}] += static_cast<std::uint64_t>(n);
+      } else {
+        a.acked += static_cast<std::uint64_t>(n);
+      }
       a.depth_delta[it->second.id] -= n;
       a.shrunk.insert(it->second.id);
     }
@@ -701,14 +707,14 @@ CommitReport JournalFile::maintain() {
   return report;
 }
 
-std::vector<StoredMessage> JournalFile::peek(const Identity& identity, Seq after, std::size_t max) {
+std::vector<StoredMessage> JournalFile::peek(const Identity& identity, Seq from, std::size_t max) {
   std::vector<StoredMessage> out;
   auto it = identities_.find(identity);
   if (it == identities_.end() || it->second.depth == 0 || max == 0) return out;
   auto* q = db_.statement(kPeek);
   if (!q) return out;
   q->bind(1, it->second.id);
-  q->bind(2, after);
+  q->bind(2, static_cast<std::int64_t>(from));
   q->bind(3, static_cast<std::int64_t>(max));
   out.reserve(std::min<std::size_t>(max, it->second.depth));
   while (q->step() == SQLITE_ROW) {

@@ -26,11 +26,13 @@ class JournalFile {
     AppendTicket ticket = 0;
     Message message;
   };
-  // One group commit's work: acks are applied first (they free room for the appends).
+  // One group commit's work: acks and rejects are applied first (they free room for the
+  // appends). A reject deletes like an ack but counts a drop (DropReason::rejected).
   struct Batch {
     std::vector<Append> appends;
     std::vector<AckRange> acks;
-    bool empty() const { return appends.empty() && acks.empty(); }
+    std::vector<AckRange> rejects;
+    bool empty() const { return appends.empty() && acks.empty() && rejects.empty(); }
   };
   struct Opened {
     std::unique_ptr<JournalFile> file;  // null on failure
@@ -53,8 +55,8 @@ class JournalFile {
   // Expires old telemetry and downlink commands, and gives surplus free pages back to the
   // filesystem. Cheap when there is nothing to do; the Journal runs it about once a second.
   CommitReport maintain();
-  // The oldest messages of `identity` with seq > after, in order; at most `max`.
-  std::vector<StoredMessage> peek(const Identity& identity, Seq after, std::size_t max);
+  // The oldest messages of `identity` with seq >= from, in order; at most `max`.
+  std::vector<StoredMessage> peek(const Identity& identity, Seq from, std::size_t max);
   // Depth and oldest per identity, for every identity with messages.
   std::vector<IdentityDepth> depths() const;
 

@@ -15,8 +15,9 @@
 namespace fieldlink {
 
 // Position of a telemetry message in the journal. Strictly increasing in append order, per
-// identity and globally (so gaps between one identity's numbers are normal), never reused.
-using Seq = std::int64_t;
+// identity and globally (so gaps between one identity's numbers are normal), never reused; the
+// first is 1. Unsigned like hub::Outbox's sequence numbers, which it is meant to fill.
+using Seq = std::uint64_t;
 // Number of an append in this process, in call order; "decided through T" covers every earlier one.
 using AppendTicket = std::uint64_t;
 
@@ -24,8 +25,16 @@ using AppendTicket = std::uint64_t;
 // that was hit; under `on_full: reject-new` they are the refused newcomers, under `drop-oldest` the
 // evicted oldest. `intake_full`: appends refused because more than the intake bound were waiting
 // for their group commit (the disk is slower than the input).
-enum class DropReason : std::uint8_t { expired, max_size, min_free, write_failed, intake_full };
-inline constexpr std::size_t kDropReasonCount = 5;
+// `rejected`: the upstream said the hub can never take the message (e.g. too large).
+enum class DropReason : std::uint8_t {
+  expired,
+  max_size,
+  min_free,
+  write_failed,
+  intake_full,
+  rejected
+};
+inline constexpr std::size_t kDropReasonCount = 6;
 
 constexpr std::string_view to_string(DropReason r) {
   switch (r) {
@@ -39,6 +48,8 @@ constexpr std::string_view to_string(DropReason r) {
       return "write_failed";
     case DropReason::intake_full:
       return "intake_full";
+    case DropReason::rejected:
+      return "rejected";
   }
   return "unknown";
 }

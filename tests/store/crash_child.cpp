@@ -98,7 +98,7 @@ class Victim {
         line += " " + m.message.id.substr(1);
       say(line);
       journal_.ack({who, got.front().seq, got.back().seq});
-      cursor_[who] = got.back().seq;
+      cursor_[who] = got.back().seq + 1;
       drain(who);
     });
   }

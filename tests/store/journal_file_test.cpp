@@ -42,11 +42,11 @@ class JournalFileTest : public ::testing::Test {
 
   std::vector<StoredMessage> peek_all(JournalFile& f, const Identity& who, std::size_t chunk = 7) {
     std::vector<StoredMessage> all;
-    Seq after = 0;
+    Seq from = 0;
     for (;;) {
-      auto part = f.peek(who, after, chunk);
+      auto part = f.peek(who, from, chunk);
       if (part.empty()) return all;
-      after = part.back().seq;
+      from = part.back().seq + 1;
       for (auto& m : part)
         all.push_back(std::move(m));
     }
@@ -162,7 +162,7 @@ TEST_F(JournalFileTest, RestartKeepsUnacknowledgedWithTheirIdsAndSeqs) {
   EXPECT_EQ(f->depths()[0].depth, 30u);
   // New messages continue the sequence, never reuse it, even for acknowledged numbers.
   commit(*f, {message(identity("a"), "new")});
-  EXPECT_GT(f->peek(identity("a"), before.back().seq, 10).at(0).seq, before.back().seq);
+  EXPECT_GT(f->peek(identity("a"), before.back().seq + 1, 10).at(0).seq, before.back().seq);
 }
 
 TEST_F(JournalFileTest, SequenceNeverGoesBackEvenWhenTheNewestWasAcked) {

@@ -54,10 +54,10 @@ class JournalTest : public ::testing::Test {
     return t;
   }
 
-  std::vector<StoredMessage> peek(Journal& j, const Identity& who, Seq after = 0,
+  std::vector<StoredMessage> peek(Journal& j, const Identity& who, Seq from = 0,
                                   std::size_t max = 1000) {
     std::optional<std::vector<StoredMessage>> got;
-    j.peek(who, after, max, [&](std::vector<StoredMessage> v) { got = std::move(v); });
+    j.peek(who, from, max, [&](std::vector<StoredMessage> v) { got = std::move(v); });
     EXPECT_TRUE(run_until([&] { return got.has_value(); }));
     return got.value_or(std::vector<StoredMessage>{});
   }
@@ -119,6 +119,31 @@ TEST_F(JournalTest, PeekNeverReturnsAckedMessagesEvenBeforeTheAckIsCommitted) {
   EXPECT_EQ(j->depth(identity("a")), 7u);
 }
 
+TEST_F(JournalTest, ARejectedMessageIsDeletedCountedAndLoggedWithItsReason) {
+  auto s = settings();
+  s.store.commit_interval = 10s;
+  auto j = open(s);
+  for (int i = 0; i < 3; ++i)
+    j->append(message(identity("a"), std::to_string(i)));
+  j->flush();
+  ASSERT_TRUE(run_until([&] { return durable_through() == 3; }));
+  const auto all = peek(*j, identity("a"));
+  ASSERT_EQ(all.size(), 3u);
+  j->reject(identity("a"), all[1].seq, "body over 256 KiB");
+  j->ack(identity("a"), all[0].seq);
+  EXPECT_EQ(peek(*j, identity("a")).size(), 1u);  // hidden before the commit
+  j->flush();
+  ASSERT_TRUE(run_until([&] { return j->acks_total() == 1; }));
+  EXPECT_EQ(j->drops_total(DropReason::rejected), 1u);
+  EXPECT_EQ(j->depth(identity("a")), 1u);
+  const auto left = peek(*j, identity("a"), all[0].seq);  // `from` is inclusive
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(left[0].message.id, "2");
+  const auto logged = log_.with_event("journal.rejected");
+  ASSERT_EQ(logged.size(), 1u);
+  EXPECT_NE(logged[0].message.find("body over 256 KiB"), std::string::npos);
+}
+
 TEST_F(JournalTest, ACursorPagesThroughAnIdentityInOrder) {
   auto j = open(settings());
   for (int i = 0; i < 25; ++i)
@@ -126,12 +151,12 @@ TEST_F(JournalTest, ACursorPagesThroughAnIdentityInOrder) {
   j->flush();
   ASSERT_TRUE(run_until([&] { return durable_through() == 25; }));
   std::vector<std::string> got;
-  Seq after = 0;
-  for (auto part = peek(*j, identity("a"), after, 10); !part.empty();
-       part = peek(*j, identity("a"), after, 10)) {
+  Seq from = 0;
+  for (auto part = peek(*j, identity("a"), from, 10); !part.empty();
+       part = peek(*j, identity("a"), from, 10)) {
     for (const auto& m : part)
       got.push_back(m.message.id);
-    after = part.back().seq;
+    from = part.back().seq + 1;
   }
   ASSERT_EQ(got.size(), 25u);
   for (int i = 0; i < 25; ++i)
