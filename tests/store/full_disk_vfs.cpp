@@ -11,6 +11,8 @@ namespace {
 
 std::atomic<std::int64_t> g_free{FullDiskVfs::kUnlimited};
 std::atomic<std::uint64_t> g_refused{0};
+std::atomic<std::uint64_t> g_opened{0};     // files opened so far; numbers them
+std::atomic<std::uint64_t> g_rot_below{0};  // main databases numbered below this read garbage
 sqlite3_vfs* g_real = nullptr;
 sqlite3_vfs g_vfs;
 sqlite3_io_methods g_methods;
@@ -19,6 +21,8 @@ sqlite3_io_methods g_methods;
 struct ShimFile {
   sqlite3_file base;
   sqlite3_file* real;
+  std::uint64_t number;
+  bool main_db;
 };
 
 sqlite3_file* real(sqlite3_file* f) {
@@ -32,7 +36,12 @@ int x_close(sqlite3_file* f) {
   return rm(f)->xClose(real(f));
 }
 int x_read(sqlite3_file* f, void* buf, int amt, sqlite3_int64 off) {
-  return rm(f)->xRead(real(f), buf, amt, off);
+  const int rc = rm(f)->xRead(real(f), buf, amt, off);
+  const auto* shim = reinterpret_cast<ShimFile*>(f);
+  if (rc == SQLITE_OK && shim->main_db && shim->number < g_rot_below.load()) {
+    std::memset(buf, 0xa5, static_cast<std::size_t>(amt));
+  }
+  return rc;
 }
 int x_write(sqlite3_file* f, const void* buf, int amt, sqlite3_int64 off) {
   sqlite3_int64 size = 0;
@@ -112,6 +121,8 @@ int x_unfetch(sqlite3_file* f, sqlite3_int64 off, void* p) {
 int x_open(sqlite3_vfs*, sqlite3_filename name, sqlite3_file* f, int flags, int* out_flags) {
   auto* shim = reinterpret_cast<ShimFile*>(f);
   shim->real = reinterpret_cast<sqlite3_file*>(shim + 1);
+  shim->number = g_opened++;
+  shim->main_db = (flags & SQLITE_OPEN_MAIN_DB) != 0;
   const int rc = g_real->xOpen(g_real, name, shim->real, flags, out_flags);
   shim->base.pMethods = shim->real->pMethods ? &g_methods : nullptr;
   return rc;
@@ -152,6 +163,9 @@ std::int64_t FullDiskVfs::free_bytes() {
 }
 std::uint64_t FullDiskVfs::refused_writes() {
   return g_refused;
+}
+void FullDiskVfs::rot_open_databases() {
+  g_rot_below = g_opened.load();
 }
 
 }  // namespace fieldlink::testing_support

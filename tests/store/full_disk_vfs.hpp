@@ -3,7 +3,8 @@
 // write that grows a file only as many bytes as are still "free", answering SQLITE_FULL (what
 // SQLite reports for ENOSPC) beyond that; truncation and deletion give bytes back. Overwriting
 // bytes a file already has always works, as on a real full disk.
-// Thread: install once per process; the byte budget is atomic.
+// It can also make the database files open so far read garbage (a disk rotting under a running
+// journal). Thread: install once per process; the state is atomic.
 #include <cstdint>
 
 namespace fieldlink::testing_support {
@@ -18,6 +19,9 @@ class FullDiskVfs {
   static void set_free_bytes(std::int64_t bytes);
   static std::int64_t free_bytes();
   static std::uint64_t refused_writes();
+  // From now on, reads of every database file opened so far return garbage, as if the disk had
+  // rotted under them; files opened later read normally.
+  static void rot_open_databases();
 };
 
 }  // namespace fieldlink::testing_support

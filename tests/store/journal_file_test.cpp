@@ -449,6 +449,35 @@ TEST_F(JournalFileTest, DamagedPagesAreFoundAtOpenAndTheFileMovedAside) {
   EXPECT_TRUE(f->depths().empty());
 }
 
+TEST_F(JournalFileTest, AFileThatRotsWhileRunningIsMovedAsideAndTheBatchKept) {
+  FullDiskVfs::install();
+  FullDiskVfs::set_free_bytes(FullDiskVfs::kUnlimited);
+  auto opened = JournalFile::open(dir_.file("journal.db"), store_config(), clock_, probe_,
+                                  FullDiskVfs::kName);
+  ASSERT_TRUE(opened.file) << opened.error;
+  auto& f = *opened.file;
+  std::vector<Message> first;
+  for (int i = 0; i < 500; ++i)
+    first.push_back(message(identity("a"), "old", 300));
+  commit(f, std::move(first));
+  // Everything into the database file and out of SQLite's cache, so the next reads hit the disk.
+  f.db().exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  sqlite3_db_release_memory(f.db().handle());
+  FullDiskVfs::rot_open_databases();
+
+  JournalFile::Batch b;
+  b.appends.push_back({++ticket_, message(identity("a"), "new")});
+  const auto r = f.commit(b);
+  EXPECT_TRUE(r.ok) << r.error;
+  const std::regex name(".*/journal\\.db\\.corrupt-\\d{8}T\\d{6}Z$");
+  EXPECT_TRUE(std::regex_match(r.moved_aside, name)) << r.moved_aside;
+  EXPECT_TRUE(std::filesystem::exists(r.moved_aside));
+  EXPECT_TRUE(r.refused.empty());
+  const auto left = f.peek(identity("a"), 0, 10);
+  ASSERT_EQ(left.size(), 1u);  // the new file holds the batch that found the damage
+  EXPECT_EQ(left[0].message.id, "new");
+}
+
 TEST_F(JournalFileTest, NewerSchemaIsMovedAsideInsteadOfCrashLooping) {
   {
     auto f = open_file(store_config());
