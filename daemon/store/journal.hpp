@@ -2,7 +2,10 @@
 // The journal as the core loop sees it: durable, bounded store-and-forward for telemetry (up) and
 // a durable queue for downlink commands (design.md §4, §5). Appends are gathered into group
 // commits — at most `store.commit_interval` or `commit_batch` appends and acks, whichever comes
-// first — which run on the journal's own lane, so no fsync ever runs on the core loop.
+// first — which run on the journal's own lane, so no fsync ever runs on the core loop. One commit
+// is in flight at a time: while the disk is busy the next batch keeps filling (up to
+// `commit_batch` per transaction, `intake_limit` in all), so a slow disk gets bigger transactions
+// rather than a queue. Downlink commands are each committed on their own (they are few).
 //
 // Thread: every public call, every callback and the StatusProvider run on the core loop (the
 // executor passed to `open`). Callbacks are never called from inside the call that registered
