@@ -138,6 +138,7 @@ void Journal::start_commit() {
   if (appends.size() <= settings_.commit_batch) {
     batch->appends = std::move(appends);
     appends.clear();
+    appends.reserve(settings_.commit_batch);  // the next batch fills without reallocating
   } else {
     const auto cut = appends.begin() + static_cast<std::ptrdiff_t>(settings_.commit_batch);
     batch->appends.assign(std::make_move_iterator(appends.begin()), std::make_move_iterator(cut));
