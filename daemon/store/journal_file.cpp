@@ -1,5 +1,6 @@
 #include "store/journal_file.hpp"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -171,7 +172,15 @@ JournalFile::JournalFile(std::string path, const config::StoreConfig& limits, co
                          const FreeSpaceProbe& probe)
     : path_(std::move(path)), limits_(limits), clock_(clock), probe_(probe) {}
 
-JournalFile::~JournalFile() = default;
+JournalFile::~JournalFile() {
+  close_files();
+}
+
+void JournalFile::close_files() {
+  db_.close();
+  if (reserve_fd_ >= 0) ::close(reserve_fd_);  // after SQLite's: see setup()
+  reserve_fd_ = -1;
+}
 
 JournalFile::Opened JournalFile::open(std::string path, const config::StoreConfig& limits,
                                       const Clock& clock, const FreeSpaceProbe& probe,
@@ -181,7 +190,7 @@ JournalFile::Opened JournalFile::open(std::string path, const config::StoreConfi
   file->vfs_ = std::move(vfs);
   SqliteStatus st = file->setup();
   if (!st.ok() && st.corrupt()) {
-    file->db_.close();
+    file->close_files();
     std::string error;
     out.moved_aside = move_aside(file->path_, clock.wall_now(), error);
     if (out.moved_aside.empty()) {
@@ -230,9 +239,15 @@ SqliteStatus JournalFile::setup() {
       "PRAGMA wal_autocheckpoint = " + std::to_string(wal_pages_) +
       "; PRAGMA journal_size_limit = " + std::to_string((wal_pages_ + 96) * (page_size_ + 24));
   if (auto st = db_.exec(wal.c_str()); !st.ok()) return st;
-  // Grow the file in chunks, and let reserve_ahead() allocate ahead of use.
-  int chunk = kChunkBytes;
-  sqlite3_file_control(db_.handle(), "main", SQLITE_FCNTL_CHUNK_SIZE, &chunk);
+  if (vfs_.empty()) {
+    // Our own descriptor for fallocate(2) in reserve_ahead(). It stays open until SQLite's is
+    // closed: closing any descriptor of a file drops the process's POSIX locks on it.
+    reserve_fd_ = ::open(path_.c_str(), O_RDWR | O_CLOEXEC);
+  } else {
+    // An injected VFS sees reservations as SQLite's own size hints, which need a chunk size.
+    int chunk = kChunkBytes;
+    sqlite3_file_control(db_.handle(), "main", SQLITE_FCNTL_CHUNK_SIZE, &chunk);
+  }
   return load_state();
 }
 
@@ -555,7 +570,7 @@ void JournalFile::finish(Attempt& a, CommitReport& report) {
 
 bool JournalFile::recover_if_corrupt(const SqliteStatus& status, CommitReport& report) {
   if (!status.corrupt()) return false;
-  db_.close();
+  close_files();
   std::string error;
   report.moved_aside = move_aside(path_, clock_.wall_now(), error);
   if (report.moved_aside.empty()) {
@@ -761,9 +776,22 @@ bool JournalFile::below_own_limit() {
 
 bool JournalFile::reserve_ahead() {
   const std::int64_t pages = db_.query_int("PRAGMA page_count", 0);
-  const std::int64_t target = std::min(pages + wal_pages_, std::max(limit_pages_, pages));
+  const std::int64_t cap = std::max(limit_pages_, pages);
+  // Extend in big steps, only once less than half a WAL's worth is left: extending costs about
+  // as much whether it is 40 pages or 500, and a commit adds some tens.
+  const auto enough =
+      static_cast<std::uint64_t>(std::min(pages + wal_pages_ / 2, cap) * page_size_);
+  if (size_of(path_) >= enough) return true;
+  const std::int64_t target = std::min(pages + wal_pages_, cap);
   const auto want = static_cast<std::uint64_t>(target * page_size_);
-  if (size_of(path_) >= want) return true;
+  if (vfs_.empty()) {
+    // Blocks allocated, nothing written. (SQLite's own size hint would write a byte into every
+    // block: Debian's libsqlite3 is built without posix_fallocate, doubling the writes of every
+    // new page — wear an SD card does not need.)
+    if (reserve_fd_ < 0) return true;
+    if (::fallocate(reserve_fd_, 0, 0, static_cast<off_t>(want)) == 0) return true;
+    return errno != ENOSPC && errno != EDQUOT;  // unsupported here: no reserve, not a full disk
+  }
   sqlite3_int64 bytes = static_cast<sqlite3_int64>(want);
   const int rc = sqlite3_file_control(db_.handle(), "main", SQLITE_FCNTL_SIZE_HINT, &bytes);
   return rc == SQLITE_OK && size_of(path_) >= want;

@@ -41,7 +41,7 @@ class JournalFile {
   };
 
   static constexpr int kSchemaVersion = 1;
-  static constexpr int kChunkBytes = 64 * 1024;  // file growth step
+  static constexpr int kChunkBytes = 64 * 1024;  // growth step under an injected VFS
 
   // Opens or creates `path`. A file that is not a readable journal (corrupt, not a database, a
   // newer schema) is renamed to `<path>.corrupt-<UTC time>` and a new one created.
@@ -97,6 +97,7 @@ class JournalFile {
   SqliteStatus refresh_oldest(IdentityState& state);
   void finish(Attempt& attempt, CommitReport& report);
   bool reserve_ahead();
+  void close_files();
   bool below_own_limit();
   bool recover_if_corrupt(const SqliteStatus& status, CommitReport& report);
   std::int64_t now_ms();
@@ -108,6 +109,7 @@ class JournalFile {
   const Clock& clock_;
   const FreeSpaceProbe& probe_;
   SqliteDb db_;
+  int reserve_fd_ = -1;  // the database file, for fallocate(2); closed after db_
   std::int64_t page_size_ = 4096;
   std::int64_t wal_pages_ = 1000;
   std::int64_t limit_pages_ = 0;  // max_page_count as last applied
