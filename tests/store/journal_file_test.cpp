@@ -301,6 +301,18 @@ TEST_F(JournalFileTest, MinFreeKeepsTheFilesystemsFreeSpaceAndCountsEachDrop) {
   EXPECT_TRUE(r.drops.empty());
 }
 
+TEST_F(JournalFileTest, TheFileIsAllocatedAheadOfItsPagesWithinTheBound) {
+  auto c = store_config(8u << 20);
+  auto f = open_file(c);
+  commit(*f, {message(identity("a"), "one")});
+  const auto pages = f->db().query_int("PRAGMA page_count");
+  const auto physical = std::filesystem::file_size(dir_.file("journal.db"));
+  // A checkpoint can then always copy the WAL back without growing the file (see reserve_ahead).
+  EXPECT_GT(physical, static_cast<std::uintmax_t>(pages * 4096 + (64u << 10)));
+  EXPECT_LE(physical + std::filesystem::file_size(dir_.file("journal.db-wal")), c.max_size.bytes);
+  EXPECT_LE(f->file_bytes(), c.max_size.bytes);
+}
+
 TEST_F(JournalFileTest, AFullDiskIsSurvivedByReusingSpaceAndEveryDropIsCounted) {
   FullDiskVfs::install();
   FullDiskVfs::set_free_bytes(FullDiskVfs::kUnlimited);
