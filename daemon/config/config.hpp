@@ -84,6 +84,9 @@ struct AdapterConfig {
   std::string type;
   std::shared_ptr<const AdapterSettings> settings;
   Location where;
+  // The entry's keys and values in a canonical text: equal fingerprints mean an unchanged
+  // adapter, which a reload leaves running.
+  std::string fingerprint;
 };
 
 struct Config {

@@ -47,6 +47,32 @@ bool valid_adapter_name(std::string_view n) {
   });
 }
 
+// Keys, values and nesting of a node, without positions or comments.
+void canonical(const ConfigNode& n, std::string& out) {
+  switch (n.kind) {
+    case Kind::null:
+      out += "~";
+      break;
+    case Kind::scalar:
+      out += std::to_string(n.scalar.size()) + ":" + n.scalar;
+      break;
+    case Kind::sequence:
+      out += "[";
+      for (const auto& item : n.items)
+        canonical(item, out);
+      out += "]";
+      break;
+    case Kind::map:
+      out += "{";
+      for (const auto& [k, v] : n.entries) {
+        out += std::to_string(k.size()) + ":" + k + "=";
+        canonical(v, out);
+      }
+      out += "}";
+      break;
+  }
+}
+
 class Validator {
  public:
   Validator(const AdapterRegistry& adapters, Diagnostics& diagnostics)
@@ -243,8 +269,10 @@ void Validator::adapter_list(const ConfigNode& list, Config& config) {
     }
     auto settings = kind->parse(item, path, diag_);
     if (settings) {
-      config.adapters.push_back(
-          {AdapterName(name->scalar), type->scalar, std::move(settings), item.where});
+      std::string fingerprint;
+      canonical(item, fingerprint);
+      config.adapters.push_back({AdapterName(name->scalar), type->scalar, std::move(settings),
+                                 item.where, std::move(fingerprint)});
     }
   }
 }

@@ -62,7 +62,7 @@ std::optional<Identity> Router::identity_for(const SourceAddress& source) {
     if (auto b = identities_->resolve(source)) {
       const auto client = b->identity.client_id();
       auto [it, fresh] = known_.emplace(source.str(), client);
-      if (fresh && upstream_.find(b->identity) == nullptr) sessions_(*b);
+      if (fresh && upstream_.find(b->identity) == nullptr) sessions_(source, *b);
       return b->identity;
     }
   }

@@ -57,7 +57,7 @@ class Router final : public ReadingSink, public hub::DownlinkHandler, public Sta
     std::function<void()> reload;
   };
   // Makes a session for an identity that needs one (first reading of a wildcard family member).
-  using SessionFactory = std::function<void(const Binding&)>;
+  using SessionFactory = std::function<void(const SourceAddress&, const Binding&)>;
 
   Router(boost::asio::io_context& loop, RouterSettings settings, TelemetryIntake& intake,
          hub::Upstream& upstream, SessionFactory sessions, GatewayActions actions, Logger& log,

@@ -109,6 +109,8 @@ class Daemon:
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(timeout=10)
+        if self.proc:
+            self.proc.stderr.close()
         self.notify.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 
