@@ -136,7 +136,7 @@ class Daemon final : public hub::DownlinkHandler, public StatusProvider {
         *link_, *this, log_, clock_, rng_);
     link_->connect(*upstream_);
     router_ = std::make_unique<Router>(
-        loop_, router_settings(c), *link_, *upstream_,
+        loop_, router_settings(c), *link_, *link_, *upstream_,
         [this](const SourceAddress& source, const Binding& b) {
           family_.insert_or_assign(b.identity.client_id(), std::make_pair(source, b));
           add_session(b);
@@ -169,8 +169,9 @@ class Daemon final : public hub::DownlinkHandler, public StatusProvider {
   }
 
   static RouterSettings router_settings(const Config& c) {
-    return {c.gateway.name, c.gateway.identity, c.unknown_sources,
-            c.hub.mode == config::HubMode::gateway, c.hub.method_timeout};
+    return {c.gateway.name,       c.gateway.identity,
+            c.unknown_sources,    c.hub.mode == config::HubMode::gateway,
+            c.hub.method_timeout, c.store.max_age};
   }
 
   hub::SessionSettings session_settings(const Binding& b) {

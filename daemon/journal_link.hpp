@@ -1,7 +1,7 @@
 #pragma once
-// The journal as the router and the upstream see it: the router appends telemetry, the upstream
-// reads it in order per identity and acknowledges it on PUBACK, and each group commit tells the
-// upstream which identities have something new to send.
+// The journal as the router and the upstream see it: the router appends telemetry and queues C2D
+// messages for their devices, the upstream reads telemetry in order per identity and acknowledges
+// it on PUBACK, and each group commit tells the upstream which identities have something new.
 // Thread: the core loop.
 #include "hub/outbox.hpp"
 #include "hub/upstream.hpp"
@@ -10,7 +10,7 @@
 
 namespace fieldlink {
 
-class JournalLink final : public TelemetryIntake, public hub::Outbox {
+class JournalLink final : public TelemetryIntake, public CommandQueue, public hub::Outbox {
  public:
   explicit JournalLink(Journal& journal) : journal_(journal) {}
 
@@ -39,6 +39,18 @@ class JournalLink final : public TelemetryIntake, public hub::Outbox {
   void reject(const Identity& identity, std::uint64_t seq, std::string_view reason) override {
     journal_.reject(identity, seq, reason);
   }
+
+  void put(Command command, std::chrono::system_clock::time_point expires,
+           std::function<void(std::int64_t, const std::string&)> stored) override {
+    journal_.put_command(std::move(command), expires, std::move(stored));
+  }
+  void due(std::size_t max, std::function<void(std::vector<QueuedCommand>)> done) override {
+    journal_.due_commands(max, std::move(done));
+  }
+  void attempted(std::int64_t id, std::chrono::system_clock::time_point retry_at) override {
+    journal_.command_attempted(id, retry_at);
+  }
+  void done(std::int64_t id) override { journal_.command_done(id); }
 
  private:
   Journal& journal_;

@@ -5,6 +5,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cstdio>
+#include <ctime>
 #include <nlohmann/json.hpp>
 
 #include "router/reading_encoder.hpp"
@@ -18,12 +19,44 @@ struct Router::PendingMethod {
   boost::asio::steady_timer timer;
 };
 
+namespace {
+
+// Retries of a C2D message whose device is unreachable: 5 s, 10 s, 20 s … at most 5 min apart.
+std::chrono::seconds retry_delay(std::uint32_t attempts) {
+  return std::chrono::seconds(
+      std::min<std::int64_t>(300, 5LL << std::min<std::uint32_t>(attempts, 6)));
+}
+constexpr auto kDueCheck = std::chrono::seconds(5);
+constexpr std::size_t kDueBatch = 32;
+
+// "2026-11-26T05:30:44Z" or with fractions, as the hub writes $.exp; nullopt if not that.
+std::optional<std::chrono::system_clock::time_point> parse_utc(const std::string& text) {
+  std::tm tm{};
+  int year = 0;
+  int month = 0;
+  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d", &year, &month, &tm.tm_mday, &tm.tm_hour,
+                  &tm.tm_min, &tm.tm_sec) != 6) {
+    return std::nullopt;
+  }
+  tm.tm_year = year - 1900;
+  tm.tm_mon = month - 1;
+  return std::chrono::system_clock::from_time_t(timegm(&tm));
+}
+
+}  // namespace
+
+struct Router::Timers {
+  explicit Timers(boost::asio::io_context& loop) : due(loop) {}
+  boost::asio::steady_timer due;
+};
+
 Router::Router(boost::asio::io_context& loop, RouterSettings settings, TelemetryIntake& intake,
-               hub::Upstream& upstream, SessionFactory sessions, GatewayActions actions,
-               Logger& log, const Clock& clock, Rng& rng)
+               CommandQueue& commands, hub::Upstream& upstream, SessionFactory sessions,
+               GatewayActions actions, Logger& log, const Clock& clock, Rng& rng)
     : loop_(loop),
       settings_(std::move(settings)),
       intake_(intake),
+      commands_(commands),
       upstream_(upstream),
       sessions_(std::move(sessions)),
       actions_(std::move(actions)),
@@ -34,6 +67,11 @@ Router::Router(boost::asio::io_context& loop, RouterSettings settings, Telemetry
   char prefix[20];
   std::snprintf(prefix, sizeof prefix, "%016llx", static_cast<unsigned long long>(rng.next()));
   id_prefix_ = prefix;
+  timers_ = std::make_unique<Timers>(loop);
+}
+
+void Router::start() {
+  deliver_due();
 }
 
 Router::~Router() = default;
@@ -161,33 +199,78 @@ void Router::downlink(hub::Downlink d, std::function<void()> complete) {
     }
     case hub::Downlink::Kind::c2d: {
       ++counters_.c2d;
-      if (adapter == nullptr) {
+      if (!target) {
         ++counters_.c2d_undeliverable;
         log_.warning({.event = "router.c2d_undeliverable", .identity = id},
                      "C2D message " + d.id + " for " + id + " has no device to go to; dropped");
         return complete();
       }
-      Command c{Command::Kind::c2d,
-                *target,
-                {},
-                std::move(d.payload),
-                std::move(d.properties),
-                d.id,
-                clock_.now() + settings_.method_timeout};
-      // The hub is told once the device's adapter has the message (or refused it for good).
-      adapter->execute(c,
-                       [this, complete = std::move(complete), id, mid = c.request_id](Outcome o) {
-                         if (!o.ok()) {
-                           ++counters_.c2d_undeliverable;
-                           log_.warning({.event = "router.c2d_failed", .identity = id},
-                                        "C2D message " + mid + " not delivered (" +
-                                            std::to_string(o.status) + "): " + o.payload);
-                         }
-                         complete();
-                       });
-      return;
+      return queue_c2d(std::move(d), *target, std::move(complete));
     }
   }
+}
+
+void Router::queue_c2d(hub::Downlink d, const SourceAddress& target,
+                       std::function<void()> complete) {
+  const auto expires = parse_utc(d.expiry).value_or(clock_.wall_now() + settings_.c2d_life);
+  Command c{Command::Kind::c2d,      target, {}, std::move(d.payload),
+            std::move(d.properties), d.id,   {}};
+  commands_.put(std::move(c), expires,
+                [this, complete = std::move(complete), id = d.identity.client_id(), mid = d.id](
+                    std::int64_t stored, const std::string& error) {
+                  if (stored == 0) {
+                    // Not acknowledged: the hub keeps it and sends it again after a reconnect.
+                    log_.error({.event = "router.c2d_not_stored", .identity = id},
+                               "C2D message " + mid + " could not be stored (" + error +
+                                   "); the hub will deliver it again");
+                    return;
+                  }
+                  complete();
+                  deliver_due();
+                });
+}
+
+void Router::deliver_due() {
+  timers_->due.expires_after(kDueCheck);
+  timers_->due.async_wait([this](boost::system::error_code ec) {
+    if (!ec) deliver_due();
+  });
+  commands_.due(kDueBatch, [this](std::vector<QueuedCommand> due) {
+    for (auto& q : due) {
+      if (delivering_.insert(q.id).second) deliver(std::move(q));
+    }
+  });
+}
+
+void Router::deliver(QueuedCommand queued) {
+  const auto it = adapters_.find(queued.command.target.adapter());
+  const auto id = queued.id;
+  const auto retry_at = clock_.wall_now() + retry_delay(queued.attempts);
+  if (it == adapters_.end()) {
+    delivering_.erase(id);
+    ++counters_.c2d_retries;
+    return commands_.attempted(id, retry_at);
+  }
+  queued.command.deadline = clock_.now() + settings_.method_timeout;
+  it->second->execute(queued.command,
+                      [this, id, retry_at, mid = queued.command.request_id](Outcome o) {
+                        delivering_.erase(id);
+                        // Unreachable (404, 503, 504) is worth another try; anything else is
+                        // the device's answer.
+                        if (o.status == 404 || o.status == 503 || o.status == 504) {
+                          ++counters_.c2d_retries;
+                          return commands_.attempted(id, retry_at);
+                        }
+                        commands_.done(id);
+                        if (o.ok()) {
+                          ++counters_.c2d_delivered;
+                        } else {
+                          ++counters_.c2d_undeliverable;
+                          log_.warning({.event = "router.c2d_refused"},
+                                       "C2D message " + mid + " refused by the device (" +
+                                           std::to_string(o.status) + "): " + o.payload);
+                        }
+                      });
 }
 
 void Router::run_method(hub::Downlink d, Adapter& adapter, const SourceAddress& target) {
@@ -248,6 +331,8 @@ void Router::describe(nlohmann::json& status) const {
                       {"method_timeouts", counters_.method_timeouts},
                       {"c2d", counters_.c2d},
                       {"c2d_undeliverable", counters_.c2d_undeliverable},
+                      {"c2d_delivered", counters_.c2d_delivered},
+                      {"c2d_retries", counters_.c2d_retries},
                       {"desired", counters_.desired}};
 }
 

@@ -16,6 +16,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "config/config.hpp"
@@ -26,6 +27,7 @@
 #include "hub/upstream.hpp"
 #include "identity-map/identity_map.hpp"
 #include "status/status_board.hpp"
+#include "store/journal_records.hpp"
 
 namespace boost::asio {
 class io_context;
@@ -41,12 +43,28 @@ class TelemetryIntake {
   virtual bool append(Message message) = 0;
 };
 
+// Where C2D messages wait for their device: the journal's downlink queue in the daemon. A C2D
+// message is acknowledged to the hub only once it is stored here, so a message for a sleeping
+// device is not lost when the hub considers it delivered.
+class CommandQueue {
+ public:
+  virtual ~CommandQueue() = default;
+  // `stored(id, error)`: id > 0 once durable; 0 and why when it could not be stored.
+  virtual void put(Command command, std::chrono::system_clock::time_point expires,
+                   std::function<void(std::int64_t id, const std::string& error)> stored) = 0;
+  virtual void due(std::size_t max, std::function<void(std::vector<QueuedCommand>)> done) = 0;
+  virtual void attempted(std::int64_t id, std::chrono::system_clock::time_point retry_at) = 0;
+  virtual void done(std::int64_t id) = 0;
+};
+
 struct RouterSettings {
   std::string gateway_name;
   std::string gateway_identity;  // device id; empty when the gateway has no identity of its own
   config::UnknownSources unknown_sources = config::UnknownSources::reject;
   bool gateway_mode = false;  // hub.mode: gateway — everything on the gateway's identity
   std::chrono::milliseconds method_timeout{std::chrono::seconds(30)};
+  // How long a C2D message without its own expiry waits for an unreachable device.
+  std::chrono::milliseconds c2d_life{std::chrono::hours(24 * 7)};
 };
 
 class Router final : public ReadingSink, public hub::DownlinkHandler, public StatusProvider {
@@ -60,10 +78,13 @@ class Router final : public ReadingSink, public hub::DownlinkHandler, public Sta
   using SessionFactory = std::function<void(const SourceAddress&, const Binding&)>;
 
   Router(boost::asio::io_context& loop, RouterSettings settings, TelemetryIntake& intake,
-         hub::Upstream& upstream, SessionFactory sessions, GatewayActions actions, Logger& log,
-         const Clock& clock, Rng& rng);
+         CommandQueue& commands, hub::Upstream& upstream, SessionFactory sessions,
+         GatewayActions actions, Logger& log, const Clock& clock, Rng& rng);
   ~Router() override;
 
+  // Begins delivering downlink that waits in the queue (also what waited across a restart);
+  // call once the adapters are attached.
+  void start();
   void set_identities(std::shared_ptr<const IdentityMap> identities);
   void attach(Adapter& adapter);
   void detach(const AdapterName& name);
@@ -83,6 +104,8 @@ class Router final : public ReadingSink, public hub::DownlinkHandler, public Sta
     std::uint64_t method_timeouts = 0;
     std::uint64_t c2d = 0;
     std::uint64_t c2d_undeliverable = 0;
+    std::uint64_t c2d_delivered = 0;
+    std::uint64_t c2d_retries = 0;
     std::uint64_t desired = 0;
   };
   const Counters& counters() const { return counters_; }
@@ -96,10 +119,14 @@ class Router final : public ReadingSink, public hub::DownlinkHandler, public Sta
                const nlohmann::json& payload);
   void run_method(hub::Downlink d, Adapter& adapter, const SourceAddress& target);
   std::string next_message_id();
+  void queue_c2d(hub::Downlink d, const SourceAddress& target, std::function<void()> complete);
+  void deliver_due();
+  void deliver(QueuedCommand queued);
 
   boost::asio::io_context& loop_;
   RouterSettings settings_;
   TelemetryIntake& intake_;
+  CommandQueue& commands_;
   hub::Upstream& upstream_;
   SessionFactory sessions_;
   GatewayActions actions_;
@@ -109,6 +136,9 @@ class Router final : public ReadingSink, public hub::DownlinkHandler, public Sta
   std::map<std::string, Adapter*, std::less<>> adapters_;  // by adapter name
   std::map<std::string, std::string> known_;  // source → client id already given a session
   std::map<std::uint64_t, std::unique_ptr<PendingMethod>> methods_;
+  std::set<std::int64_t> delivering_;  // queued C2D ids with an attempt in progress
+  struct Timers;
+  std::unique_ptr<Timers> timers_;
   std::uint64_t next_method_ = 0;
   std::string id_prefix_;
   std::uint64_t id_counter_ = 0;

@@ -3,7 +3,7 @@ upstream session over TLS) → the IoT Hub emulator, and a direct method back do
 
 import json
 import os
-import signal
+import time
 import unittest
 
 from daemon_fixture import Daemon
@@ -33,6 +33,7 @@ adapters:
         points:
           - {{ name: temperature, table: holding, address: 0, type: int16, scale: 0.1 }}
           - {{ name: counter, table: holding, address: 2, type: uint32, order: ABCD }}
+          - {{ name: setpoint, table: holding, address: 10, type: int16, writable: true, min: 0, max: 100 }}
 status:
   listen: 127.0.0.1:0
 """
@@ -80,6 +81,21 @@ class EndToEndModbus(unittest.TestCase):
         self.assertEqual(status, 200, answer)
         self.assertEqual(answer["status"], 200, answer)
         self.assertAlmostEqual(answer["payload"]["values"]["temperature"], 21.5)
+
+    def test_a_c2d_write_lands_in_the_device(self):
+        status, doc = self.hub.call("POST", "/devices/boiler-1/messages/deviceBound",
+                                    {"body": json.dumps({"point": "setpoint", "value": 42}),
+                                     "messageId": "c2d-setpoint"})
+        self.assertEqual(status, 200, doc)
+        # The write happens asynchronously on the bus; read the device until it shows (bounded).
+        deadline = time.monotonic() + 15
+        value = None
+        while time.monotonic() < deadline and value != 42:
+            _, answer = self.hub.invoke("boiler-1", "read")
+            value = answer["payload"]["values"].get("setpoint")
+        self.assertEqual(value, 42)
+        _, pending = self.hub.call("GET", "/devices/boiler-1/messages/deviceBound")
+        self.assertEqual(pending, [])  # acknowledged to the hub once journaled
 
     def test_the_gateway_answers_ping(self):
         status, answer = self.hub.invoke("e2e-gw", "ping")
