@@ -2,13 +2,15 @@
 // (or a folder with fieldlink.yaml, conf.d/ and key files) next to NAME.expected, which holds the
 // exact diagnostics, paths relative to the case. A case runs on a copy in a temp folder so that
 // key-file modes can be set as the case needs: *.key files become 0600, except those whose name
-// says "world-readable" (0644) — git does not keep file modes.
+// says "world-readable" (0644) — git does not keep file modes. Adapter entries are checked by the
+// built-in adapter types.
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include <gtest/gtest.h>
 
+#include "adapters/builtin.hpp"
 #include "config/loader.hpp"
 #include "config_test_support.hpp"
 
@@ -54,7 +56,7 @@ TEST_P(InvalidConfig, ReportsExactlyTheExpectedDiagnostics) {
       fs::permissions(e.path(), open ? fs::perms(0644) : fs::perms(0600));
     }
   }
-  const auto r = load_config(main.string(), AdapterRegistry({}));
+  const auto r = load_config(main.string(), builtin_adapters());
   ASSERT_FALSE(r.config) << name << " was accepted";
   auto text = r.diagnostics.to_string();
   const auto prefix = tmp.path().string() + "/";
