@@ -3,6 +3,7 @@
 // (a reading in the sink, a message at a device, an outcome) with a deadline.
 #include <utility>  // before asio, for Boost 1.74 under C++20
 
+#include <gtest/gtest.h>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -11,7 +12,6 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
-#include <gtest/gtest.h>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -100,17 +100,16 @@ class Sink final : public ReadingSink {
 };
 
 size_t telemetry_count(const std::vector<Reading>& rs) {
-  return static_cast<size_t>(std::count_if(rs.begin(), rs.end(), [](const Reading& r) {
-    return r.kind == ReadingKind::telemetry;
-  }));
+  return static_cast<size_t>(std::count_if(
+      rs.begin(), rs.end(), [](const Reading& r) { return r.kind == ReadingKind::telemetry; }));
 }
 
 class StderrLogger final : public Logger {
  public:
   void log(LogLevel, const LogFields& f, std::string_view m) override {
     std::lock_guard lock(mutex_);
-    std::fprintf(stderr, "[adapter] %.*s: %.*s\n", static_cast<int>(f.event.size()),
-                 f.event.data(), static_cast<int>(m.size()), m.data());
+    std::fprintf(stderr, "[adapter] %.*s: %.*s\n", static_cast<int>(f.event.size()), f.event.data(),
+                 static_cast<int>(m.size()), m.data());
   }
 
  private:
@@ -144,8 +143,8 @@ class AdapterOnBroker : public ::testing::Test {
     settings = std::dynamic_pointer_cast<const mqtt::MqttSettings>(r.config->adapters[0].settings);
     thread = std::thread([this] { loop.run(); });
     on_loop([this] {
-      adapter = std::make_unique<MqttAdapter>(AdapterContext{loop, sink, log, clock, nullptr},
-                                              settings);
+      adapter =
+          std::make_unique<MqttAdapter>(AdapterContext{loop, sink, log, clock, nullptr}, settings);
       adapter->start();
     });
     ASSERT_TRUE(wait_status([](const nlohmann::json& s) { return s["connected"] == true; }));
@@ -195,10 +194,8 @@ class AdapterOnBroker : public ::testing::Test {
   Outcome execute(Command::Kind kind, const std::string& device, const std::string& name,
                   const std::string& payload, std::chrono::milliseconds timeout) {
     std::promise<Outcome> outcome;
-    const Command c{kind,    *SourceAddress::parse("mqtt://plant/" + device),
-                    name,    payload,
-                    {},      "42",
-                    std::chrono::steady_clock::now() + timeout};
+    const Command c{kind, *SourceAddress::parse("mqtt://plant/" + device), name, payload, {},
+                    "42", std::chrono::steady_clock::now() + timeout};
     boost::asio::post(loop, [&] { adapter->execute(c, [&](Outcome o) { outcome.set_value(o); }); });
     auto f = outcome.get_future();
     if (f.wait_for(timeout + 10s) != std::future_status::ready) return Outcome{0, "no outcome"};
@@ -318,15 +315,16 @@ TEST_F(AdapterOnBroker, ReportedMessageIsDelivered) {
   for (const auto& r : sink.of_kind(ReadingKind::reported)) {
     if (r.values.size() != 2) continue;  // the presence reading
     EXPECT_EQ(r.source.str(), "mqtt://plant/s1");
-    EXPECT_EQ(r.values, (std::vector<std::pair<std::string, Value>>{
-                            {"cfg.rate", std::int64_t{5}}, {"fw", std::string("1.4")}}));
+    EXPECT_EQ(r.values, (std::vector<std::pair<std::string, Value>>{{"cfg.rate", std::int64_t{5}},
+                                                                    {"fw", std::string("1.4")}}));
   }
 }
 
 TEST_F(AdapterOnBroker, InvalidPayloadsAreCountedAndValidOnesStillFlow) {
   TestMqttClient devices("devices", broker.plain_port());
   for (int i = 0; i < 10; ++i) {
-    devices.publish("plant/s1/telemetry", i % 2 ? "not json" : "{\"seq\": " + std::to_string(i) + "}");
+    devices.publish("plant/s1/telemetry",
+                    i % 2 ? "not json" : "{\"seq\": " + std::to_string(i) + "}");
     devices.publish("plant/s2/level", i % 2 ? "\xff\xfe" : std::to_string(i));
   }
   ASSERT_TRUE(devices.wait_acked(10s));
@@ -336,7 +334,8 @@ TEST_F(AdapterOnBroker, InvalidPayloadsAreCountedAndValidOnesStillFlow) {
   })) << status().dump();
   const auto readings = sink.of_kind(ReadingKind::telemetry);
   ASSERT_EQ(readings.size(), 10u);
-  EXPECT_EQ(first_arrivals(readings).at("mqtt://plant/s1"), (std::vector<std::int64_t>{0, 2, 4, 6, 8}));
+  EXPECT_EQ(first_arrivals(readings).at("mqtt://plant/s1"),
+            (std::vector<std::int64_t>{0, 2, 4, 6, 8}));
 }
 
 TEST_F(AdapterOnBroker, BackpressureLosesNothingTheBrokerWasNotAcknowledged) {
