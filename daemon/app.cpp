@@ -20,6 +20,7 @@
 #include "hub/upstream.hpp"
 #include "identity-map/identity_map.hpp"
 #include "journal_link.hpp"
+#include "loop_sink.hpp"
 #include "router/router.hpp"
 #include "service/service_logger.hpp"
 #include "service/systemd_notifier.hpp"
@@ -81,6 +82,8 @@ class Daemon final : public hub::DownlinkHandler, public StatusProvider {
     // Destroyed here, on the loop's thread and before the loop: the journal commits what is
     // pending as it goes.
     adapters_.clear();
+    stopping_.clear();
+    sink_.reset();
     router_.reset();
     upstream_.reset();
     journal_.reset();
@@ -145,6 +148,7 @@ class Daemon final : public hub::DownlinkHandler, public StatusProvider {
                                [this] { asio::post(loop_, [this] { reload(); }); }},
         log_, clock_, rng_);
     router_->set_identities(identities_);
+    sink_ = std::make_unique<LoopSink>(loop_, *router_);
     for (const auto& b : identities_->fixed())
       add_session(b);
     for (const auto& a : c.adapters)
@@ -212,7 +216,7 @@ class Daemon final : public hub::DownlinkHandler, public StatusProvider {
     const auto* type = registry_.find(a.type);
     if (type == nullptr) return;  // the config loader refused it already
     auto adapter = type->create(
-        AdapterContext{loop_, *router_, log_, clock_,
+        AdapterContext{loop_, *sink_, log_, clock_,
                        [](std::string name) { return std::make_unique<Lane>(std::move(name)); }},
         a.settings);
     router_->attach(*adapter);
@@ -343,6 +347,7 @@ class Daemon final : public hub::DownlinkHandler, public StatusProvider {
     }
     identities_ = std::move(next);
     router_->set_identities(identities_);
+    sink_ = std::make_unique<LoopSink>(loop_, *router_);
     for (const auto& b : after) {
       if (!contains(before, b)) add_session(b);
     }
@@ -380,8 +385,12 @@ class Daemon final : public hub::DownlinkHandler, public StatusProvider {
     auto finish = [this] {
       stop_timer_.cancel();
       upstream_->stop();
-      journal_->flush();
-      loop_.stop();
+      // Behind the readings adapters handed over before they stopped, which are still queued
+      // on the loop: they reach the journal before its last commit.
+      asio::post(loop_, [this] {
+        journal_->flush();
+        loop_.stop();
+      });
     };
     if (*remaining == 0) return finish();
     stop_timer_.expires_after(kAdapterStopLimit);
@@ -421,6 +430,7 @@ class Daemon final : public hub::DownlinkHandler, public StatusProvider {
   std::map<std::string, std::unique_ptr<hub::mqtt::TlsContext>> x509_;
   std::unique_ptr<hub::Upstream> upstream_;
   std::unique_ptr<Router> router_;
+  std::unique_ptr<LoopSink> sink_;
   // Sessions made for members of wildcard families, by client id: the source and its binding.
   std::map<std::string, std::pair<SourceAddress, Binding>> family_;
   std::map<std::string, RunningAdapter> adapters_;

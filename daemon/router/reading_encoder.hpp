@@ -9,4 +9,8 @@ namespace fieldlink {
 
 std::string encode_reading(const Reading& reading);
 
+// The values of a reported reading as a twin patch; dotted names nest ("fieldlink.online"
+// becomes {"fieldlink":{"online":…}}), since twin property names cannot contain dots.
+std::string encode_reported(const Reading& reading);
+
 }  // namespace fieldlink

@@ -121,6 +121,10 @@ Router::Result Router::push(Reading reading) {
                      "; reading dropped (unknown_sources: reject)");
     return Result::accepted;  // refused by policy, not by pressure: nothing to retry
   }
+  if (reading.kind == ReadingKind::reported) {
+    report(*identity, reading);
+    return Result::accepted;
+  }
   Message m;
   m.identity = *identity;
   m.id = next_message_id();
@@ -136,6 +140,22 @@ Router::Result Router::push(Reading reading) {
     return Result::backpressure;
   }
   return Result::accepted;
+}
+
+void Router::report(const Identity& identity, const Reading& reading) {
+  ++counters_.reported;
+  const auto patch = encode_reported(reading);
+  auto* session = upstream_.find(identity);
+  if (session == nullptr) {
+    ++counters_.reported_failed;
+    return;
+  }
+  session->report(patch, [this, id = identity.client_id()](int status, auto) {
+    if (status == 204 || status == 200) return;
+    ++counters_.reported_failed;
+    log_.warning({.event = "router.reported_failed", .identity = id},
+                 id + ": reported properties not accepted (" + std::to_string(status) + ")");
+  });
 }
 
 void Router::respond(const Identity& identity, const std::string& rid, int status,
@@ -333,7 +353,9 @@ void Router::describe(nlohmann::json& status) const {
                       {"c2d_undeliverable", counters_.c2d_undeliverable},
                       {"c2d_delivered", counters_.c2d_delivered},
                       {"c2d_retries", counters_.c2d_retries},
-                      {"desired", counters_.desired}};
+                      {"desired", counters_.desired},
+                      {"reported", counters_.reported},
+                      {"reported_failed", counters_.reported_failed}};
 }
 
 void Router::collect(MetricsWriter& m) const {

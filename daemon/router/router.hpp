@@ -107,6 +107,8 @@ class Router final : public ReadingSink, public hub::DownlinkHandler, public Sta
     std::uint64_t c2d_delivered = 0;
     std::uint64_t c2d_retries = 0;
     std::uint64_t desired = 0;
+    std::uint64_t reported = 0;
+    std::uint64_t reported_failed = 0;  // no session, or the hub refused the patch
   };
   const Counters& counters() const { return counters_; }
 
@@ -115,6 +117,10 @@ class Router final : public ReadingSink, public hub::DownlinkHandler, public Sta
 
   std::optional<Identity> identity_for(const SourceAddress& source);
   void gateway_method(const hub::Downlink& d);
+  // A device's reported properties (or fieldlink's statement about it, such as
+  // fieldlink.online) become a twin reported patch. Not journaled: a patch that finds the
+  // session down is counted and logged, and the next change reports the state again.
+  void report(const Identity& identity, const Reading& reading);
   void respond(const Identity& identity, const std::string& rid, int status,
                const nlohmann::json& payload);
   void run_method(hub::Downlink d, Adapter& adapter, const SourceAddress& target);

@@ -2,7 +2,8 @@
 // (or a folder with fieldlink.yaml, conf.d/ and key files) next to NAME.expected, which holds the
 // exact diagnostics, paths relative to the case. A case runs on a copy in a temp folder so that
 // key-file modes can be set as the case needs: *.key files become 0600, except those whose name
-// says "world-readable" (0644) — git does not keep file modes.
+// says "world-readable" (0644) — git does not keep file modes. Adapter entries are checked by the
+// built-in adapter types.
 #include <filesystem>
 #include <fstream>
 #include <sstream>
