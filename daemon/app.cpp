@@ -347,7 +347,6 @@ class Daemon final : public hub::DownlinkHandler, public StatusProvider {
     }
     identities_ = std::move(next);
     router_->set_identities(identities_);
-    sink_ = std::make_unique<LoopSink>(loop_, *router_);
     for (const auto& b : after) {
       if (!contains(before, b)) add_session(b);
     }

@@ -96,6 +96,12 @@ class Daemon:
             if regex.search(line):
                 return line
 
+    def log(self):
+        """Everything the daemon wrote to stderr so far (for failure messages)."""
+        while not self.stderr_lines.empty():
+            self.stderr_seen.append(self.stderr_lines.get())
+        return "\n".join(self.stderr_seen)
+
     def signal(self, sig):
         self.proc.send_signal(sig)
 

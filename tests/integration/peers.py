@@ -98,3 +98,72 @@ class PymodbusServer:
             self.proc.wait()
         self.proc.stdout.close()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Mosquitto:
+    """The plant's local broker: a real mosquitto on a free loopback port."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="fieldlink-e2e-mosquitto-")
+        self.port = free_port()
+        conf = os.path.join(self.dir, "mosquitto.conf")
+        with open(conf, "w") as f:
+            f.write(f"user root\nlog_dest stderr\nlog_type error\nlog_type warning\n"
+                    f"log_type notice\nlog_type information\npersistence false\n"
+                    f"max_queued_messages 100000\nlistener {self.port} 127.0.0.1\n"
+                    f"allow_anonymous true\n")
+        self.proc = subprocess.Popen(["mosquitto", "-c", conf], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE, text=True)
+        for line in self.proc.stderr:  # ends at EOF if mosquitto exits
+            if "running" in line:
+                return
+        self.close()
+        raise RuntimeError("mosquitto did not start")
+
+    def publish_lines(self, topic, lines):
+        """Publishes each line as one QoS 1 message, in order (mosquitto_pub -l)."""
+        subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(self.port), "-q", "1",
+                        "-t", topic, "-l"], input="\n".join(lines) + "\n", text=True,
+                       check=True, timeout=60)
+
+    def subscriber(self, topic_filter, marker_topic, timeout=30):
+        """A subscriber, returned once it is subscribed: a retained marker on `marker_topic`
+        (which the filter matches) is the first thing it receives."""
+        return Subscriber(self.port, topic_filter, marker_topic, timeout)
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+        self.proc.stderr.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Subscriber:
+    """mosquitto_sub printing `topic payload` lines; `next()` skips the readiness marker."""
+
+    def __init__(self, port, topic_filter, marker_topic, timeout):
+        self.marker = marker_topic
+        self.proc = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-q",
+                                      "1", "-v", "-t", topic_filter, "-W", str(timeout)],
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        pub = ["mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-r", "-t", marker_topic]
+        subprocess.run(pub + ["-m", "__subscribed__"], check=True, timeout=10)
+        first = self.proc.stdout.readline()
+        subprocess.run(pub + ["-n"], check=True, timeout=10)  # an empty retained one clears it
+        if "__subscribed__" not in first:
+            self.close()
+            raise RuntimeError(f"subscriber for {topic_filter} did not start: {first!r}")
+
+    def next(self):
+        """The next (topic, payload) that is not the marker; ("", "") at the timeout."""
+        for line in self.proc.stdout:
+            topic, _, payload = line.rstrip("\n").partition(" ")
+            if topic != self.marker:
+                return topic, payload
+        return "", ""
+
+    def close(self):
+        self.proc.kill()
+        self.proc.wait()
+        self.proc.stdout.close()
