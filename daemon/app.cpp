@@ -97,8 +97,10 @@ class Daemon final : public hub::DownlinkHandler, public StatusProvider {
   // The adapters section of /status.
   void describe(nlohmann::json& status) const override {
     for (const auto& [name, a] : adapters_) {
-      nlohmann::json entry{{"name", name}, {"type", a.type}};
+      nlohmann::json entry = nlohmann::json::object();
       a.adapter->describe(entry);
+      entry["name"] = name;
+      entry["type"] = a.type;
       status["adapters"].push_back(std::move(entry));
     }
   }

@@ -154,6 +154,13 @@ class EndToEndMqtt(unittest.TestCase):
         got = [v["n"] for v in self.values("late", 100, timeout=120)]
         self.assertEqual(got, list(range(100)))
 
+    def test_8_status_lists_the_adapter_and_devices_report_presence_not_telemetry(self):
+        doc = json.loads(self.daemon.get("/status")[1])
+        self.assertEqual([(a["name"], a["type"]) for a in doc["adapters"]], [("plant", "mqtt")])
+        self.assertGreater(doc["router"]["reported"], 0)  # fieldlink.online for each device
+        for m in self.hub.tail("plant-s0", 2):
+            self.assertNotIn("fieldlink.online", json.loads(m["body"])["values"])
+
     def test_7_a_binding_added_by_reload_flows_without_touching_other_sessions(self):
         before = json.loads(self.daemon.get("/status")[1])
         attempts = {s["identity"]: s["connect_attempts"] for s in before["sessions"]}
