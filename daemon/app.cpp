@@ -104,7 +104,15 @@ class Daemon final : public hub::DownlinkHandler, public StatusProvider {
       status["adapters"].push_back(std::move(entry));
     }
   }
-  void collect(MetricsWriter&) const override {}
+  void collect(MetricsWriter& m) const override {
+    if (!sink_) return;
+    m.counter("fieldlink_intake_refused_total",
+              "Readings from adapter threads refused at the hand-over to the core loop.",
+              static_cast<double>(sink_->refused()));
+    m.counter("fieldlink_intake_dropped_total",
+              "Readings handed over to the core loop that the journal then refused.",
+              static_cast<double>(sink_->dropped()));
+  }
   void health(std::vector<std::string>&) const override {}
 
  private:
@@ -212,6 +220,11 @@ class Daemon final : public hub::DownlinkHandler, public StatusProvider {
       }
     }
     upstream_->add(std::move(s));
+  }
+
+  void remove_session(const Identity& identity) {
+    upstream_->remove(identity);
+    x509_.erase(identity.client_id());
   }
 
   void start_adapter(const config::AdapterConfig& a) {
@@ -334,7 +347,7 @@ class Daemon final : public hub::DownlinkHandler, public StatusProvider {
       return std::find(v.begin(), v.end(), b) != v.end();
     };
     for (const auto& b : before) {
-      if (!contains(after, b)) upstream_->remove(b.identity);
+      if (!contains(after, b)) remove_session(b.identity);
     }
     // A member of a wildcard family keeps its session if its source still resolves to the
     // same identity and credential; otherwise it gets a new one when its device next speaks.
@@ -344,7 +357,7 @@ class Daemon final : public hub::DownlinkHandler, public StatusProvider {
         ++it;
         continue;
       }
-      upstream_->remove(binding.identity);
+      remove_session(binding.identity);
       it = family_.erase(it);
     }
     identities_ = std::move(next);

@@ -131,6 +131,17 @@ void Session::send(std::string bytes) {
 }
 
 void Session::on_open() {
+  // A server that completes TLS but never answers CONNECT (or SUBSCRIBE) would otherwise keep
+  // the identity "connecting" forever with no error to retry on.
+  timers_->keepalive.expires_after(settings_.open_timeout);
+  timers_->keepalive.async_wait([this, alive = std::weak_ptr<int>(alive_),
+                                 g = generation_](boost::system::error_code ec) {
+    if (!ec && !alive.expired() && g == generation_ && state_ == SessionState::connecting) {
+      fail(
+          "no CONNACK/SUBACK within " + std::to_string(settings_.open_timeout.count() / 1000) + "s",
+          false);
+    }
+  });
   mqtt::Connect c;
   c.client_id = settings_.identity.client_id();
   c.username = mqtt_username(settings_.hub_host, settings_.identity);
@@ -202,9 +213,10 @@ void Session::on_suback(const mqtt::Suback& s) {
         ttl * 72 / 100 +
         static_cast<std::int64_t>(rng_.below(static_cast<std::uint64_t>(ttl * 16 / 100 + 1)));
     timers_->renew.expires_after(milliseconds(at));
-    timers_->renew.async_wait([this, g = generation_](boost::system::error_code ec) {
-      if (!ec && g == generation_) begin_renewal();
-    });
+    timers_->renew.async_wait(
+        [this, alive = std::weak_ptr<int>(alive_), g = generation_](boost::system::error_code ec) {
+          if (!ec && !alive.expired() && g == generation_) begin_renewal();
+        });
   }
   start_desired_sync();
   if (can_publish()) observer_.ready_to_send(*this);
@@ -219,7 +231,9 @@ Session::PublishResult Session::publish(std::uint64_t seq, const Message& messag
   if (!can_publish()) return PublishResult::not_ready;
   mqtt::Publish p;
   p.topic = telemetry_topic(settings_.identity, bag_of(message));
-  if (p.topic.size() + (message.body ? message.body->size() : 0) > kMaxTelemetry) {
+  // The topic (it carries the properties) must also fit MQTT's 16-bit length.
+  if (p.topic.size() > 65535 ||
+      p.topic.size() + (message.body ? message.body->size() : 0) > kMaxTelemetry) {
     ++counters_.refused_too_large;
     return PublishResult::too_large;
   }
@@ -261,8 +275,9 @@ void Session::on_publish(mqtt::Publish&& p) {
       d.properties = std::move(in.bag.application);
       d.expiry = std::move(in.bag.expiry);
       if (p.qos == 1) c2d_pending_.push_back({p.packet_id, false});
-      auto complete = [this, g = generation_, id = p.packet_id, qos = p.qos] {
-        if (qos == 1) complete_c2d(g, id);
+      auto complete = [this, alive = std::weak_ptr<int>(alive_), g = generation_, id = p.packet_id,
+                       qos = p.qos] {
+        if (qos == 1 && !alive.expired()) complete_c2d(g, id);
       };
       observer_.downlink(*this, std::move(d), std::move(complete));
       return;
@@ -311,9 +326,10 @@ void Session::start_desired_sync() {
   send(mqtt::encode(mqtt::Publish{twin_get_topic(get_rid_), "", 0, false, false, 0}));
   // QoS 0 both ways: a lost GET or answer is only noticed by its absence, so ask again.
   timers_->get.expires_after(settings_.request_timeout);
-  timers_->get.async_wait([this, g = generation_](boost::system::error_code ec) {
-    if (!ec && g == generation_ && !get_rid_.empty()) start_desired_sync();
-  });
+  timers_->get.async_wait(
+      [this, alive = std::weak_ptr<int>(alive_), g = generation_](boost::system::error_code ec) {
+        if (!ec && !alive.expired() && g == generation_ && !get_rid_.empty()) start_desired_sync();
+      });
 }
 
 void Session::on_twin_response(const Inbound& in, const std::string& payload) {
@@ -393,48 +409,51 @@ void Session::arm_requests() {
   for (const auto& [rid, r] : reports_)
     earliest = std::min(earliest, r.deadline);
   timers_->requests.expires_after(earliest - clock_.now());
-  timers_->requests.async_wait([this](boost::system::error_code ec) {
-    if (ec) return;
-    const auto now = clock_.now();
-    for (auto it = reports_.begin(); it != reports_.end();) {
-      if (it->second.deadline <= now) {
-        auto done = std::move(it->second.done);
-        it = reports_.erase(it);
-        done(504, std::nullopt);
-      } else {
-        ++it;
-      }
-    }
-    arm_requests();
-  });
+  timers_->requests.async_wait(
+      [this, alive = std::weak_ptr<int>(alive_)](boost::system::error_code ec) {
+        if (ec || alive.expired()) return;
+        const auto now = clock_.now();
+        for (auto it = reports_.begin(); it != reports_.end();) {
+          if (it->second.deadline <= now) {
+            auto done = std::move(it->second.done);
+            it = reports_.erase(it);
+            done(504, std::nullopt);
+          } else {
+            ++it;
+          }
+        }
+        arm_requests();
+      });
 }
 
 void Session::arm_keepalive() {
   timers_->keepalive.expires_after(settings_.keepalive);
-  timers_->keepalive.async_wait([this, g = generation_](boost::system::error_code ec) {
-    if (ec || g != generation_ || state_ != SessionState::online) return;
-    if (ping_outstanding_)
-      return fail("no answer to keep-alive within " +
-                      std::to_string(settings_.keepalive.count() / 1000) + "s",
-                  false);
-    ping_outstanding_ = true;
-    send(mqtt::encode_pingreq());
-    arm_keepalive();
-  });
+  timers_->keepalive.async_wait(
+      [this, alive = std::weak_ptr<int>(alive_), g = generation_](boost::system::error_code ec) {
+        if (ec || alive.expired() || g != generation_ || state_ != SessionState::online) return;
+        if (ping_outstanding_)
+          return fail("no answer to keep-alive within " +
+                          std::to_string(settings_.keepalive.count() / 1000) + "s",
+                      false);
+        ping_outstanding_ = true;
+        send(mqtt::encode_pingreq());
+        arm_keepalive();
+      });
 }
 
 void Session::arm_stall() {
   timers_->stall.expires_at(last_progress_ + settings_.stall_timeout);
-  timers_->stall.async_wait([this, g = generation_](boost::system::error_code ec) {
-    if (ec || g != generation_ || inflight_.empty()) return;
-    if (clock_.now() - last_progress_ >= settings_.stall_timeout) {
-      ++counters_.stalls;
-      return fail("no PUBACK for " + std::to_string(settings_.stall_timeout.count() / 1000) +
-                      "s with " + std::to_string(inflight_.size()) + " messages in flight",
-                  false);
-    }
-    arm_stall();
-  });
+  timers_->stall.async_wait(
+      [this, alive = std::weak_ptr<int>(alive_), g = generation_](boost::system::error_code ec) {
+        if (ec || alive.expired() || g != generation_ || inflight_.empty()) return;
+        if (clock_.now() - last_progress_ >= settings_.stall_timeout) {
+          ++counters_.stalls;
+          return fail("no PUBACK for " + std::to_string(settings_.stall_timeout.count() / 1000) +
+                          "s with " + std::to_string(inflight_.size()) + " messages in flight",
+                      false);
+        }
+        arm_stall();
+      });
 }
 
 void Session::begin_renewal() {
@@ -443,9 +462,10 @@ void Session::begin_renewal() {
   if (inflight_.empty()) return finish_renewal();
   // Bounded by what is left of the token's life, so the hub never closes us for expiry first.
   timers_->drain.expires_after(std::min({kDrainLimit, settings_.stall_timeout, token_life_ / 8}));
-  timers_->drain.async_wait([this, g = generation_](boost::system::error_code ec) {
-    if (!ec && g == generation_ && draining_) finish_renewal();
-  });
+  timers_->drain.async_wait(
+      [this, alive = std::weak_ptr<int>(alive_), g = generation_](boost::system::error_code ec) {
+        if (!ec && !alive.expired() && g == generation_ && draining_) finish_renewal();
+      });
 }
 
 // MQTT 3.1.1 cannot re-authenticate in place: a fresh token means a new connection (§2.5).
@@ -505,9 +525,11 @@ void Session::fail(const std::string& reason, bool credential) {
   }
   set_state(SessionState::backoff);
   timers_->retry.expires_after(delay);
-  timers_->retry.async_wait([this](boost::system::error_code ec) {
-    if (!ec && state_ == SessionState::backoff) observer_.want_connect(*this);
-  });
+  timers_->retry.async_wait(
+      [this, alive = std::weak_ptr<int>(alive_)](boost::system::error_code ec) {
+        if (!ec && !alive.expired() && state_ == SessionState::backoff)
+          observer_.want_connect(*this);
+      });
 }
 
 std::uint16_t Session::next_packet_id() {

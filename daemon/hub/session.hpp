@@ -180,6 +180,9 @@ class Session {
   Counters counters_;
   struct Timers;
   std::unique_ptr<Timers> timers_;
+  // Handlers already queued when the session is destroyed (a timer that fired, a C2D completion
+  // held by the router) check this before touching the session.
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 };
 
 }  // namespace fieldlink::hub

@@ -60,6 +60,9 @@ Upstream::Feed* Upstream::feed_of(const Identity& identity) {
 void Upstream::add(SessionSettings settings) {
   const auto id = settings.identity.client_id();
   auto feed = std::make_unique<Feed>();
+  // Generations are unique across feeds, so a peek answered for a removed feed is never taken
+  // by a new feed of the same identity.
+  feed->generation = ++generations_;
   feed->window = settings.inflight;
   feed->session = std::make_unique<Session>(loop_, std::move(settings), *this, log_, clock_, rng_);
   auto& f = *feeds_.emplace(id, std::move(feed)).first->second;
@@ -98,12 +101,14 @@ void Upstream::refill(Feed& f) {
   f.peeking = true;
   const auto batch = std::max(f.window, kMinReadAhead);
   outbox_.peek(f.session->identity(), f.cursor, batch,
-               [this, id = f.session->identity(), generation = f.generation,
-                batch](std::vector<Outbox::Entry> entries) {
+               [this, id = f.session->identity(),
+                generation = f.generation](std::vector<Outbox::Entry> entries) {
                  auto* feed = feed_of(id);
                  if (feed == nullptr || feed->generation != generation) return;
                  feed->peeking = false;
-                 feed->more = entries.size() == batch;
+                 // Not "== batch": the journal filters acknowledged-but-uncommitted rows after
+                 // its limit, so a short page does not mean the end. An empty one does.
+                 feed->more = !entries.empty();
                  if (!entries.empty()) feed->cursor = entries.back().seq + 1;
                  for (auto& e : entries)
                    feed->buffer.push_back(std::move(e));
@@ -219,7 +224,7 @@ void Upstream::unacked_returned(Session& s, std::uint64_t lowest_seq) {
   auto* f = feed_of(s.identity());
   if (f == nullptr) return;
   // Everything from the oldest unacknowledged message on is read again, in order.
-  ++f->generation;
+  f->generation = ++generations_;
   f->peeking = false;
   f->buffer.clear();
   f->cursor = lowest_seq;

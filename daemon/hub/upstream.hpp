@@ -94,6 +94,7 @@ class Upstream final : public SessionObserver, public StatusProvider {
   std::unique_ptr<Timers> timers_;
   bool pump_scheduled_ = false;
   std::uint64_t connects_granted_ = 0;
+  std::uint64_t generations_ = 0;
 };
 
 }  // namespace fieldlink::hub

@@ -45,7 +45,7 @@ class StreamConnection final : public Connection,
   void open() override {
     timer_.expires_after(open_timeout_);
     timer_.async_wait([self = shared_from_this()](error_code ec) {
-      if (!ec) self->fail("timed out connecting to " + self->where());
+      if (!ec && !self->open_) self->fail("timed out connecting to " + self->where());
     });
     resolver_.async_resolve(
         endpoint_.host, std::to_string(endpoint_.port),
