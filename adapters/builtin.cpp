@@ -1,15 +1,17 @@
 #include "adapters/builtin.hpp"
 
 #include "adapters/modbus/modbus_adapter.hpp"
+#include "adapters/serial/serial_adapter.hpp"
 
 namespace fieldlink {
 
 AdapterRegistry builtin_adapters() {
-  // Each protocol adapter adds its AdapterType here when it is built (ble, serial and mqtt are
+  // Each protocol adapter adds its AdapterType here when it is built (ble and mqtt are
   // still to come); until then its `type:` is reported as not built in, never ignored.
   return AdapterRegistry({
       modbus::modbus_tcp_type(),
       modbus::modbus_rtu_type(),
+      serial::serial_type(),
   });
 }
 
