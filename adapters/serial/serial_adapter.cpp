@@ -102,6 +102,7 @@ class SerialAdapter::Bus final : public SerialLineEvents,
   }
 
   void start() {
+    stopping_ = false;
     line_ = std::make_shared<SerialLine>(ctx_.loop, settings_, weak_from_this());
     line_->start();
     if (settings_->poll) schedule_poll(0ms);
@@ -137,12 +138,11 @@ class SerialAdapter::Bus final : public SerialLineEvents,
     link_message_ = why;
     framer_->reset();
     gap_timer_.cancel();
-    if (first) ctx_.log.error(fields("serial.link_down"), why + "; reopening with backoff");
-    if (was_up) {
-      abandon_transactions(404, "the port went away: " + why);
-      for (std::size_t i = 0; i < devices_.size(); ++i)
-        set_online(i, false, "port down");
-    }
+    if (!first) return;  // still absent: the first record said it all
+    ctx_.log.error(fields("serial.link_down"), why + "; reopening with backoff");
+    abandon_transactions(404, (was_up ? "the port went away: " : "the port is absent: ") + why);
+    for (std::size_t i = 0; i < devices_.size(); ++i)
+      set_online(i, false, "port down");
   }
   void line_warning(const std::string& message) override {
     ctx_.log.warning(fields("serial.link_warning"), message);
@@ -535,7 +535,7 @@ void SerialAdapter::Bus::describe(json& out) const {
   out["port"] = settings_->port;
   out["link"] = {{"up", link_up_},
                  {"message", link_message_},
-                 {"opens", line_ ? line_->reopens() : 0},
+                 {"opens", line_ ? line_->opens() : 0},
                  {"next_backoff_ms", line_ ? line_->next_backoff().count() : 0}};
   out["bytes_in"] = bytes_in_;
   out["bytes_out"] = bytes_out_;

@@ -25,9 +25,9 @@ class SerialAdapter final : public Adapter {
   void execute(const Command& command, OutcomeHandler handler) override;
   void describe(nlohmann::json& out) const override;
 
-  class Bus;  // the line, its devices and transactions; kept alive by pending handlers
-
  private:
+  class Bus;  // the line, its devices and transactions; handlers hold it weakly
+
   AdapterContext context_;
   std::shared_ptr<const SerialSettings> settings_;
   std::shared_ptr<Bus> bus_;

@@ -43,7 +43,7 @@ void SerialLine::try_open() {
     fail("cannot open " + settings_->port + ": " + ec.message());
     return;
   }
-  ++reopens_;
+  ++opens_;
   configure();
   down_reported_ = false;
   if (auto e = events_.lock()) e->line_opened();

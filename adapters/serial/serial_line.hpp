@@ -44,7 +44,7 @@ class SerialLine : public std::enable_shared_from_this<SerialLine> {
   // Queues bytes for writing; false when the port is closed or kMaxQueuedWrites are waiting.
   bool write(std::string bytes);
   std::chrono::milliseconds next_backoff() const { return backoff_; }
-  std::uint64_t reopens() const { return reopens_; }
+  std::uint64_t opens() const { return opens_; }  // successful opens so far
 
  private:
   void try_open();
@@ -65,7 +65,7 @@ class SerialLine : public std::enable_shared_from_this<SerialLine> {
   bool stopped_ = false;
   bool down_reported_ = false;
   std::chrono::milliseconds backoff_{100};
-  std::uint64_t reopens_ = 0;
+  std::uint64_t opens_ = 0;
   std::set<std::string> warned_;  // each distinct refusal is logged once, not on every reopen
 };
 
