@@ -28,8 +28,9 @@ void LineFramer::feed(std::string_view bytes, FrameSink& sink) {
         buffer_.erase(0, buffer_.size() - delimiter_.size() + 1);
       continue;
     }
-    // Without a complete delimiter at the end, this many bytes hold more than max_frame of line.
-    if (buffer_.size() >= max_frame_ + delimiter_.size()) {
+    // Without a complete delimiter at the end, this many bytes hold more than max_frame of line
+    // (a "\r" that will be stripped does not count: a CRLF device may use the whole max_frame).
+    if (buffer_.size() >= max_frame_ + delimiter_.size() + (strip_cr_ ? 1 : 0)) {
       sink.fault(FrameFault::overlong, buffer_.size());
       discarding_ = true;
       buffer_.erase(0, buffer_.size() - delimiter_.size() + 1);

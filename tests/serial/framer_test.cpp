@@ -1,5 +1,7 @@
 // Every framer on hand-made byte streams, fed whole and one byte at a time (a serial read can
 // end anywhere), with the exact frames and faults each must produce.
+#include <random>
+
 #include <gtest/gtest.h>
 
 #include "adapters/serial/delimited_framer.hpp"
@@ -52,16 +54,19 @@ TEST(LineFramer, MultiByteDelimiterKeepsLoneCr) {
 TEST(LineFramer, OverlongLineIsCountedOnceAndDiscardedToTheNextDelimiter) {
   LineFramer f("\n", true, 8);
   const std::string in = "12345678\n" + std::string(40, 'x') + "\nok\n";
-  EXPECT_EQ(bytewise(f, in), (Events{"F:12345678", "E:overlong:9", "F:ok"}));
+  EXPECT_EQ(bytewise(f, in), (Events{"F:12345678", "E:overlong:10", "F:ok"}));
+  EXPECT_EQ(whole(f, "12345678\r\n123456789\r\n"), (Events{"F:12345678", "E:overlong:10"}));
+  LineFramer strict("\n", false, 8);
+  EXPECT_EQ(whole(strict, "12345678\r\n"), (Events{"E:overlong:9"}));
   LineFramer g("\r\n", true, 4);
-  EXPECT_EQ(whole(g, "abcdefgh\r\nxy\r\n"), (Events{"E:overlong:6", "F:xy"}));
+  EXPECT_EQ(whole(g, "abcdefgh\r\nxy\r\n"), (Events{"E:overlong:7", "F:xy"}));
 }
 
 TEST(LineFramer, GapEndsAnUnterminatedLine) {
   LineFramer f("\n", true, 64);
   EXPECT_EQ(whole(f, "4006381333931", true), (Events{"F:4006381333931"}));
   EXPECT_FALSE(f.partial());
-  EXPECT_EQ(whole(f, std::string(100, 'x'), true), (Events{"E:overlong:65"}));
+  EXPECT_EQ(whole(f, std::string(100, 'x'), true), (Events{"E:overlong:66"}));
   EXPECT_EQ(whole(f, "next\n"), (Events{"F:next"}));  // the gap ended the overlong line too
 }
 
@@ -150,6 +155,39 @@ TEST(LengthPrefixedFramer, ImpossibleLengthResynchronisesByteByByte) {
                   "ab",
                   true),
             (Events{"E:truncated:3"}));
+}
+
+// Random line noise in random pieces: no framer hands on a frame longer than its bound, and
+// every byte ends up in a frame or a fault or stays buffered (the sanitizer build runs this).
+TEST(Framers, RandomNoiseNeverExceedsTheBound) {
+  std::mt19937 rng(20261126);
+  std::vector<std::pair<std::string, std::unique_ptr<Framer>>> framers;
+  framers.emplace_back("line", std::make_unique<LineFramer>("\r\n", true, 32));
+  framers.emplace_back("fixed", std::make_unique<FixedFramer>(7));
+  framers.emplace_back("delimited", std::make_unique<DelimitedFramer>('\x02', '\x03', 0x10, 32));
+  framers.emplace_back("length", std::make_unique<LengthPrefixedFramer>(1, 2, false, 2, 32));
+  std::string noise(1 << 16, '\0');
+  for (auto& c : noise)
+    c = static_cast<char>(rng() % 8 == 0 ? "\x02\x03\x10\r\n"[rng() % 5] : rng());
+  for (auto& [name, framer] : framers) {
+    struct Bound final : FrameSink {
+      void frame(std::string_view f) override {
+        longest = std::max(longest, f.size());
+        ++frames;
+      }
+      void fault(FrameFault, std::size_t) override { ++faults; }
+      std::size_t longest = 0, frames = 0, faults = 0;
+    } sink;
+    for (std::size_t at = 0; at < noise.size();) {
+      const auto n = std::min<std::size_t>(1 + rng() % 300, noise.size() - at);
+      framer->feed(std::string_view(noise).substr(at, n), sink);
+      if (rng() % 10 == 0) framer->gap(sink);
+      at += n;
+    }
+    EXPECT_LE(sink.longest, 32u) << name;
+    EXPECT_GT(sink.frames, 0u) << name;
+    EXPECT_GT(sink.faults + (name == "fixed" ? 1 : 0), 0u) << name;
+  }
 }
 
 }  // namespace
