@@ -175,6 +175,7 @@ class SerialAdapter::Bus final : public SerialLineEvents,
   struct Transaction {
     enum class Kind { poll, send, write };
     Kind kind = Kind::poll;
+    std::uint64_t seq = 0;  // tells a stale timer or write completion from the current one
     std::size_t device = 0;
     std::string bytes;
     std::optional<NamedRegex> expect;
@@ -262,6 +263,8 @@ class SerialAdapter::Bus final : public SerialLineEvents,
     gap_timer_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
       auto self = weak.lock();
       if (ec || !self || self->stopping_) return;
+      // Bytes that arrived after this wait completed re-armed the timer: not a gap after all.
+      if (self->gap_timer_.expiry() > std::chrono::steady_clock::now()) return;
       self->framer_->gap(*self);
     });
   }
@@ -310,23 +313,36 @@ class SerialAdapter::Bus final : public SerialLineEvents,
       current_ = std::move(queue_.front());
       queue_.pop_front();
       auto& t = *current_;
-      if (!line_->write(t.bytes)) {
+      t.seq = ++next_seq_;
+      SerialLine::WriteDone done;
+      if (t.kind == Transaction::Kind::write) {
+        // A C2D write is answered when its bytes are on the port, not when they are queued.
+        done = [weak = weak_from_this(), seq = t.seq, n = t.bytes.size()](bool ok,
+                                                                          const std::string& why) {
+          auto self = weak.lock();
+          if (!self || !self->current_ || self->current_->seq != seq) return;
+          self->finish(ok ? Outcome{200, dump(json{{"status", 200}, {"written", n}})}
+                          : outcome(502, why));
+        };
+      }
+      if (!line_->write(t.bytes, std::move(done))) {
         finish(t.kind == Transaction::Kind::poll ? std::optional<Outcome>()
                                                  : outcome(503, "the port's write queue is full"));
         continue;
       }
       bytes_out_ += t.bytes.size();
-      if (t.kind == Transaction::Kind::write) {
-        finish(Outcome{200, dump(json{{"status", 200}, {"written", t.bytes.size()}})});
-        continue;
-      }
+      if (t.kind == Transaction::Kind::write) continue;  // the loop ends: current_ is set
       if (t.kind == Transaction::Kind::poll) ++devices_[t.device].polls;
       transaction_timer_.expires_after(t.timeout);
-      transaction_timer_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
-        auto self = weak.lock();
-        if (ec || !self || self->stopping_) return;
-        self->timed_out();
-      });
+      transaction_timer_.async_wait(
+          [weak = weak_from_this(), seq = t.seq](boost::system::error_code ec) {
+            auto self = weak.lock();
+            // A timer that fired just as its transaction ended must not end the next one.
+            if (ec || !self || self->stopping_ || !self->current_ || self->current_->seq != seq) {
+              return;
+            }
+            self->timed_out();
+          });
     }
   }
 
@@ -403,7 +419,8 @@ class SerialAdapter::Bus final : public SerialLineEvents,
   std::uint64_t frames_ = 0;
   std::uint64_t unknown_addresses_ = 0;
   std::uint64_t commands_refused_ = 0;
-  std::uint64_t answers_ = 0;  // frames taken by a `send` rather than parsed into readings
+  std::uint64_t answers_ = 0;
+  std::uint64_t next_seq_ = 0;  // frames taken by a `send` rather than parsed into readings
 };
 
 void SerialAdapter::Bus::frame(std::string_view frame) {

@@ -104,9 +104,9 @@ void SerialLine::read() {
                         });
 }
 
-bool SerialLine::write(std::string bytes) {
+bool SerialLine::write(std::string bytes, WriteDone done) {
   if (stopped_ || !port_.is_open() || writes_.size() >= kMaxQueuedWrites) return false;
-  writes_.push_back(std::move(bytes));
+  writes_.push_back({std::move(bytes), std::move(done)});
   if (!writing_) write_next();
   return true;
 }
@@ -117,17 +117,20 @@ void SerialLine::write_next() {
     return;
   }
   writing_ = true;
-  asio::async_write(port_, asio::buffer(writes_.front()),
+  asio::async_write(port_, asio::buffer(writes_.front().bytes),
                     [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
                       self->writing_ = false;
-                      if (self->stopped_) return;
-                      if (!self->writes_.empty()) self->writes_.pop_front();
+                      // Closing the port (fail, stop) cleared the queue: nothing of ours is left.
+                      if (self->stopped_ || ec == asio::error::operation_aborted) return;
+                      auto done = std::move(self->writes_.front().done);
+                      self->writes_.pop_front();
                       if (ec) {
-                        if (ec != asio::error::operation_aborted) {
-                          self->fail(self->settings_->port + ": write failed: " + ec.message());
-                        }
+                        const auto why = self->settings_->port + ": write failed: " + ec.message();
+                        if (done) done(false, why);
+                        self->fail(why);
                         return;
                       }
+                      if (done) done(true, {});
                       self->write_next();
                     });
 }

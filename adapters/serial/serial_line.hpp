@@ -13,6 +13,7 @@
 #include <boost/asio/serial_port.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <set>
 #include <string>
@@ -41,8 +42,11 @@ class SerialLine : public std::enable_shared_from_this<SerialLine> {
   void start();
   void stop();  // closes the port; no event is delivered afterwards
   bool is_open() const { return port_.is_open(); }
+  // Called once the bytes are on the port (true), or with why they are not (false). Not called
+  // when the port goes away or stops first: line_down (or stop) says so for everything queued.
+  using WriteDone = std::function<void(bool ok, const std::string& why)>;
   // Queues bytes for writing; false when the port is closed or kMaxQueuedWrites are waiting.
-  bool write(std::string bytes);
+  bool write(std::string bytes, WriteDone done = {});
   std::chrono::milliseconds next_backoff() const { return backoff_; }
   std::uint64_t opens() const { return opens_; }  // successful opens so far
 
@@ -60,7 +64,11 @@ class SerialLine : public std::enable_shared_from_this<SerialLine> {
   boost::asio::serial_port port_;
   boost::asio::steady_timer reopen_timer_;
   std::array<char, 512> buffer_{};
-  std::deque<std::string> writes_;
+  struct PendingWrite {
+    std::string bytes;
+    WriteDone done;
+  };
+  std::deque<PendingWrite> writes_;
   bool writing_ = false;
   bool stopped_ = false;
   bool down_reported_ = false;
