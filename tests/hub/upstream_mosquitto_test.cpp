@@ -25,7 +25,7 @@ void expect_forwarded(MosquittoBroker& broker, hub::mqtt::TlsContext* tls, unsig
   // Subscriber first, so nothing published is missed: wait for its connection in the broker.
   ChildProcess marker({"mosquitto_pub", "-h", "127.0.0.1", "-p",
                        std::to_string(broker.plain_port()), "-t", "devices/marker/messages/events/",
-                       "-m", "{\"n\":-1}", "-q", "1"});
+                       "-m", "{\"n\":-1}", "-q", "1", "-r"});
   ASSERT_TRUE(sub.wait_line(std::regex("^devices/marker/"), 10s));
   h.run([&] { h.upstream().add(s); });
   h.send(s.identity, 0, 29);
