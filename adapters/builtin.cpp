@@ -2,16 +2,18 @@
 
 #include "adapters/modbus/modbus_adapter.hpp"
 #include "adapters/mqtt/mqtt_adapter_type.hpp"
+#include "adapters/serial/serial_adapter.hpp"
 
 namespace fieldlink {
 
 AdapterRegistry builtin_adapters() {
-  // Each protocol adapter adds its AdapterType here when it is built (ble and serial are still
-  // to come); until then its `type:` is reported as not built in, never ignored.
+  // Each protocol adapter adds its AdapterType here when it is built (ble is still to come);
+  // until then its `type:` is reported as not built in, never ignored.
   return AdapterRegistry({
       modbus::modbus_tcp_type(),
       modbus::modbus_rtu_type(),
       mqtt::mqtt_adapter_type(),
+      serial::serial_type(),
   });
 }
 
