@@ -145,21 +145,24 @@ class EndToEndMqtt(unittest.TestCase):
         self.assertEqual(reported.get("fw"), "1.4")
 
     def test_6_an_outage_of_the_hub_loses_nothing(self):
-        self.hub.proc.send_signal(signal.SIGSTOP)  # the hub stops answering, as behind a dead link
+        # The hub stops answering for 30 s (as behind a dead cellular link: sockets stay open,
+        # nothing moves) while the device keeps publishing a reading a second.
+        self.hub.proc.send_signal(signal.SIGSTOP)
         try:
-            self.broker.publish_lines("plant/late/telemetry",
-                                      [json.dumps({"n": n}) for n in range(100)])
+            for second in range(30):
+                self.broker.publish_lines("plant/late/telemetry",
+                                          [json.dumps({"n": second * 4 + k}) for k in range(4)])
+                time.sleep(1)  # the devices' own pace, not a wait for anything
         finally:
             self.hub.proc.send_signal(signal.SIGCONT)
-        got = [v["n"] for v in self.values("late", 100, timeout=120)]
-        self.assertEqual(got, list(range(100)))
-
-    def test_8_status_lists_the_adapter_and_devices_report_presence_not_telemetry(self):
-        doc = json.loads(self.daemon.get("/status")[1])
-        self.assertEqual([(a["name"], a["type"]) for a in doc["adapters"]], [("plant", "mqtt")])
-        self.assertGreater(doc["router"]["reported"], 0)  # fieldlink.online for each device
-        for m in self.hub.tail("plant-s0", 2):
-            self.assertNotIn("fieldlink.online", json.loads(m["body"])["values"])
+        got = [v["n"] for v in self.values("late", 120, timeout=180)]
+        self.assertEqual(got, list(range(120)))
+        # Everything acknowledged by the hub leaves the journal (acks are committed in groups).
+        deadline = time.monotonic() + 20
+        depth = None
+        while time.monotonic() < deadline and depth != 0:
+            depth = json.loads(self.daemon.get("/status")[1])["journal"]["depth"]
+        self.assertEqual(depth, 0)
 
     def test_7_a_binding_added_by_reload_flows_without_touching_other_sessions(self):
         before = json.loads(self.daemon.get("/status")[1])
