@@ -504,16 +504,6 @@ class Parser {
   std::map<std::string, Location> point_lines_;
 };
 
-std::string reference(std::string_view prefix, const auto& fields) {
-  std::string out;
-  for (const auto& f : fields) {
-    out += "| `" + std::string(prefix) + f.key + "` | " + f.type + " | " +
-           (f.default_text ? "`" + *f.default_text + "`" : std::string("required")) + " | " +
-           f.range + " | " + f.description + " |\n";
-  }
-  return out;
-}
-
 }  // namespace
 
 std::string ModbusSettings::endpoint() const {
@@ -535,9 +525,9 @@ std::shared_ptr<const ModbusSettings> parse_modbus_settings(Transport transport,
 
 std::string modbus_schema_reference(Transport transport) {
   std::string out = "| key | type | default | range | description |\n|---|---|---|---|---|\n";
-  out += reference("", adapter_fields(transport));
-  out += reference("devices[].", device_fields(transport));
-  out += reference("devices[].points[].", point_fields());
+  out += config::reference_rows("", adapter_fields(transport));
+  out += config::reference_rows("devices[].", device_fields(transport));
+  out += config::reference_rows("devices[].points[].", point_fields());
   return out;
 }
 

@@ -267,19 +267,9 @@ std::shared_ptr<const MqttSettings> parse_mqtt_settings(const ConfigNode& item,
 }
 
 std::string mqtt_schema_reference() {
-  std::string out;
-  auto add = [&out](const auto& f, std::string_view prefix) {
-    out += "| `" + std::string(prefix) + f.key + "` | " + f.type + " | " +
-           (f.default_text ? "`" + *f.default_text + "`" : std::string("required")) + " | " +
-           f.range + " | " + f.description + " |\n";
-  };
-  for (const auto& f : adapter_fields())
-    add(f, "");
-  for (const auto& f : topic_fields())
-    add(f, "topics[].");
-  for (const auto& f : mapping_fields())
-    add(f, "topics[].fields[].");
-  return out;
+  return config::reference_rows("", adapter_fields()) +
+         config::reference_rows("topics[].", topic_fields()) +
+         config::reference_rows("topics[].fields[].", mapping_fields());
 }
 
 }  // namespace fieldlink::mqtt

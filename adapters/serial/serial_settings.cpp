@@ -705,16 +705,6 @@ class Parser {
   Diagnostics& diag_;
 };
 
-std::string reference(std::string_view prefix, const auto& fields) {
-  std::string out;
-  for (const auto& f : fields) {
-    out += "| `" + std::string(prefix) + f.key + "` | " + f.type + " | " +
-           (f.default_text ? "`" + *f.default_text + "`" : std::string("required")) + " | " +
-           f.range + " | " + f.description + " |\n";
-  }
-  return out;
-}
-
 }  // namespace
 
 std::shared_ptr<const SerialSettings> parse_serial_settings(const ConfigNode& node,
@@ -730,15 +720,15 @@ std::shared_ptr<const SerialSettings> parse_serial_settings(const ConfigNode& no
 
 std::string serial_schema_reference() {
   std::string out = "| key | type | default | range | description |\n|---|---|---|---|---|\n";
-  out += reference("", adapter_fields());
-  out += reference("framing.", framing_fields());
-  out += reference("parse.", parse_fields());
+  out += config::reference_rows("", adapter_fields());
+  out += config::reference_rows("framing.", framing_fields());
+  out += config::reference_rows("parse.", parse_fields());
   out +=
       "| `parse.types` | mapping of field → one of: string, int64, uint64, float64, bool | "
       "string | | regex, csv, kv: the type of each named field. |\n";
   out += "| `parse.columns` | list of names | required for csv | | csv: column names; _ skips. |\n";
-  out += reference("parse.fields[].", binary_field_fields());
-  out += reference("poll.", poll_fields());
+  out += config::reference_rows("parse.fields[].", binary_field_fields());
+  out += config::reference_rows("poll.", poll_fields());
   out += "| `poll.addresses` | list | | | Addresses polled in turn (needs parse.address). |\n";
   return out;
 }

@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "config/config.hpp"
 #include "config/value_types.hpp"
@@ -228,6 +229,19 @@ Field<Root> key(std::string path, S Root::*section, T S::*member, std::optional<
   return row<Root, T>(
       std::move(path), [section, member](Root& r) -> T& { return (r.*section).*member; },
       std::move(def), std::move(description), range);
+}
+
+// Markdown table rows documenting a schema table, each key under `prefix` (e.g. "devices[].").
+// The header row is the caller's: `| key | type | default | range | description |`.
+template <class Root>
+std::string reference_rows(std::string_view prefix, const std::vector<Field<Root>>& fields) {
+  std::string out;
+  for (const auto& f : fields) {
+    out += "| `" + std::string(prefix) + f.key + "` | " + f.type + " | " +
+           (f.default_text ? "`" + *f.default_text + "`" : std::string("required")) + " | " +
+           f.range + " | " + f.description + " |\n";
+  }
+  return out;
 }
 
 }  // namespace fieldlink::config

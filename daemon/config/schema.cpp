@@ -109,17 +109,8 @@ const std::vector<Field<IdentityBinding>>& identity_fields() {
 }
 
 std::string schema_reference() {
-  std::string out = "| key | type | default | range | description |\n|---|---|---|---|---|\n";
-  auto add = [&out](const auto& f, std::string_view prefix) {
-    out += "| `" + std::string(prefix) + f.key + "` | " + f.type + " | " +
-           (f.default_text ? "`" + *f.default_text + "`" : std::string("required")) + " | " +
-           f.range + " | " + f.description + " |\n";
-  };
-  for (const auto& f : config_fields())
-    add(f, "");
-  for (const auto& f : identity_fields())
-    add(f, "identities[].");
-  return out;
+  return "| key | type | default | range | description |\n|---|---|---|---|---|\n" +
+         reference_rows("", config_fields()) + reference_rows("identities[].", identity_fields());
 }
 
 }  // namespace fieldlink::config

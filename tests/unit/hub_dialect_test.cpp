@@ -2,10 +2,10 @@
 // topics.
 #include <gtest/gtest.h>
 
+#include "core/crypto.hpp"
 #include "hub/property_bag.hpp"
 #include "hub/sas_token.hpp"
 #include "hub/topics.hpp"
-#include "core/crypto.hpp"
 #include "hub/url_encoding.hpp"
 
 namespace fieldlink::hub {
