@@ -17,9 +17,6 @@ struct TableKey {
 struct ReportKey {
   std::optional<Report> report;
 };
-struct OptionalNumber {
-  std::optional<double> value;
-};
 
 }  // namespace fieldlink::modbus
 
@@ -59,17 +56,6 @@ struct ValueTraits<modbus::ReportKey> {
     if (t == "always") return Parsed<modbus::ReportKey>::ok({modbus::Report::always});
     return Parsed<modbus::ReportKey>::fail("expected one of: change, always, got '" +
                                            std::string(t) + "'");
-  }
-};
-
-template <>
-struct ValueTraits<modbus::OptionalNumber> {
-  static std::string type_name() { return "number"; }
-  static Parsed<modbus::OptionalNumber> parse(std::string_view t, const ParseContext& ctx) {
-    if (t.empty()) return Parsed<modbus::OptionalNumber>::ok({});
-    auto p = ValueTraits<double>::parse(t, ctx);
-    if (!p.value) return Parsed<modbus::OptionalNumber>::fail(p.error);
-    return Parsed<modbus::OptionalNumber>::ok({*p.value});
   }
 };
 
@@ -140,8 +126,8 @@ struct PointKeys {
   ReportKey report;
   Ms heartbeat{0};
   bool writable = false;
-  OptionalNumber min;
-  OptionalNumber max;
+  std::optional<double> min;
+  std::optional<double> max;
   Ms poll{0};
 };
 
@@ -396,8 +382,8 @@ class Parser {
     p.deadband = k.deadband;
     p.heartbeat = k.heartbeat;
     p.writable = k.writable;
-    p.min = k.min.value;
-    p.max = k.max.value;
+    p.min = k.min;
+    p.max = k.max;
     p.poll = k.poll;
     // Table and address.
     if (dev.addressing == Addressing::modicon) {

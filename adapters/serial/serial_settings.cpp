@@ -17,9 +17,6 @@ struct EscapedText {
 struct OneByte {
   int value = -1;  // -1: not set
 };
-struct OptionalOrder {
-  std::optional<ByteOrder> order;
-};
 
 std::size_t binary_size(BinaryType type) {
   switch (type) {
@@ -104,17 +101,6 @@ struct ValueTraits<serial::OneByte> {
   }
 };
 
-template <>
-struct ValueTraits<serial::OptionalOrder> {
-  static std::string type_name() { return "one of: big, little"; }
-  static Parsed<serial::OptionalOrder> parse(std::string_view t, const ParseContext& ctx) {
-    if (t.empty()) return Parsed<serial::OptionalOrder>::ok({});
-    auto p = ValueTraits<serial::ByteOrder>::parse(t, ctx);
-    if (!p.value) return Parsed<serial::OptionalOrder>::fail(p.error);
-    return Parsed<serial::OptionalOrder>::ok({*p.value});
-  }
-};
-
 }  // namespace fieldlink::config
 
 namespace fieldlink::serial {
@@ -165,7 +151,7 @@ struct ParseKeys {
   std::string assign;
   ChecksumKind checksum = ChecksumKind::none;
   I64 checksum_from = 0;
-  OptionalOrder checksum_order;
+  std::optional<ByteOrder> checksum_order;
   std::string address;
 };
 
@@ -464,7 +450,7 @@ class Parser {
     p.assign = k.assign.empty() ? "=" : k.assign;
     p.checksum = k.checksum;
     p.checksum_from = k.checksum_from;
-    p.checksum_order = k.checksum_order.order.value_or(
+    p.checksum_order = k.checksum_order.value_or(
         k.checksum == ChecksumKind::crc16_modbus ? ByteOrder::little : ByteOrder::big);
     p.address = k.address;
     switch (k.kind) {

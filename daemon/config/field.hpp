@@ -123,6 +123,22 @@ struct ValueTraits<SecretFile> {
   static std::string format(const SecretFile& v) { return v.path.empty() ? "\"\"" : v.path; }
 };
 
+// An optional key whose absence means "not set" (not a default): empty text gives nullopt,
+// anything else must parse as T.
+template <class T>
+struct ValueTraits<std::optional<T>> {
+  static std::string type_name() { return ValueTraits<T>::type_name(); }
+  static Parsed<std::optional<T>> parse(std::string_view text, const ParseContext& ctx) {
+    if (text.empty()) return Parsed<std::optional<T>>::ok(std::nullopt);
+    auto p = ValueTraits<T>::parse(text, ctx);
+    if (!p.value) return Parsed<std::optional<T>>::fail(std::move(p.error));
+    return Parsed<std::optional<T>>::ok(std::move(p.value));
+  }
+  static std::string format(const std::optional<T>& v) {
+    return v ? ValueTraits<T>::format(*v) : std::string("\"\"");
+  }
+};
+
 // Enumerations: declare the names once with FIELDLINK_CONFIG_ENUM(Type, {"name", Type::value}...).
 template <class E>
 struct EnumName {
