@@ -24,6 +24,18 @@ void usage(std::FILE* to) {
                kDefaultConfig);
 }
 
+// The daemon's own keys, then each built-in adapter type's, so the reference is complete.
+void print_schema() {
+  std::fputs("## Configuration keys\n\n", stdout);
+  std::fputs(fieldlink::config::schema_reference().c_str(), stdout);
+  const auto registry = fieldlink::builtin_adapters();
+  for (const auto& type : registry.types()) {
+    std::printf("\n## adapters[] with `type: %s`\n\n%s\n\n", type.type.c_str(),
+                type.description.c_str());
+    if (type.reference) std::fputs(type.reference().c_str(), stdout);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -38,7 +50,7 @@ int main(int argc, char** argv) {
     } else if (arg == "--check-config") {
       check_only = true;
     } else if (arg == "--print-schema") {
-      std::fputs(fieldlink::config::schema_reference().c_str(), stdout);
+      print_schema();
       return fieldlink::kExitOk;
     } else if (arg == "--version") {
       std::printf("fieldlinkd %s\nadapter types: %s\n", FIELDLINK_VERSION,

@@ -248,6 +248,7 @@ AdapterType make_type(Transport transport) {
     return std::make_unique<ModbusAdapter>(
         std::move(context), std::dynamic_pointer_cast<const ModbusSettings>(settings));
   };
+  t.reference = [transport] { return modbus_schema_reference(transport); };
   return t;
 }
 

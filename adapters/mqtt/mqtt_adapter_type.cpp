@@ -16,7 +16,8 @@ AdapterType mqtt_adapter_type() {
          std::shared_ptr<const AdapterSettings> settings) -> std::unique_ptr<Adapter> {
         return std::make_unique<MqttAdapter>(
             std::move(context), std::dynamic_pointer_cast<const MqttSettings>(settings));
-      }};
+      },
+      mqtt_schema_reference};
 }
 
 }  // namespace fieldlink::mqtt

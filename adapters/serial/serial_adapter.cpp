@@ -624,6 +624,7 @@ AdapterType serial_type() {
     return std::make_unique<SerialAdapter>(
         std::move(context), std::dynamic_pointer_cast<const SerialSettings>(settings));
   };
+  t.reference = serial_schema_reference;
   return t;
 }
 

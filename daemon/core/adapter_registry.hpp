@@ -28,6 +28,8 @@ struct AdapterType {
       parse;
   std::function<std::unique_ptr<Adapter>(AdapterContext, std::shared_ptr<const AdapterSettings>)>
       create;
+  // This type's keys as a Markdown table (with header), for --print-schema and the operator docs.
+  std::function<std::string()> reference;
 };
 
 class AdapterRegistry {

@@ -39,6 +39,10 @@ class CheckConfig(unittest.TestCase):
         self.assertIn("| `hub.token_ttl` | duration | `1h` | 5s .. 365d |", out.stdout)
         self.assertIn("| `store.on_full` | one of: drop-oldest, reject-new | `drop-oldest` |",
                       out.stdout)
+        # Adapter keys are part of the reference too, one section per built-in type.
+        for adapter_type in ("modbus-tcp", "modbus-rtu", "mqtt", "serial"):
+            self.assertIn(f"## adapters[] with `type: {adapter_type}`", out.stdout)
+        self.assertIn("| `framing.kind` |", out.stdout)
 
     def test_unknown_argument_is_a_usage_error(self):
         out = run("--frobnicate")
