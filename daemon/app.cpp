@@ -90,7 +90,7 @@ class Daemon final : public hub::DownlinkHandler, public StatusProvider {
     return kExitOk;
   }
 
-  void downlink(hub::Downlink d, std::function<void()> complete) override {
+  void downlink(hub::Downlink d, hub::SettleDownlink complete) override {
     router_->downlink(std::move(d), std::move(complete));
   }
 

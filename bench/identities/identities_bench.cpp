@@ -89,7 +89,9 @@ class NullOutbox final : public fieldlink::hub::Outbox {
 };
 
 class NullDownlink final : public fieldlink::hub::DownlinkHandler {
-  void downlink(fieldlink::hub::Downlink, std::function<void()> complete) override { complete(); }
+  void downlink(fieldlink::hub::Downlink, fieldlink::hub::SettleDownlink complete) override {
+    complete(fieldlink::hub::Settle::taken);
+  }
 };
 
 class QuietLog final : public fieldlink::Logger {

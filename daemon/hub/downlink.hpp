@@ -1,6 +1,7 @@
 #pragma once
 // What a session receives from the hub for its identity, decoded (iothub-mqtt.md §5–§7).
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -21,5 +22,12 @@ struct Downlink {
   std::optional<std::int64_t> version;  // desired $version
   bool full_desired = false;            // the whole desired section (after a twin GET), not a patch
 };
+
+// How the receiver of a downlink settles it with the session. `taken`: it is safe (a C2D
+// message is in the journal), so the session may acknowledge it to the hub. `abandoned`: it
+// could not be kept; the session reconnects without acknowledging it, so the hub delivers it
+// again and the messages behind it (PUBACKs go out in order) are not held up.
+enum class Settle { taken, abandoned };
+using SettleDownlink = std::function<void(Settle)>;
 
 }  // namespace fieldlink::hub

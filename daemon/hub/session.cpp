@@ -18,6 +18,11 @@ using std::chrono::milliseconds;
 
 // IoT Hub refuses telemetry over 256 KB, counting topic (properties) and body (§1.7).
 constexpr std::size_t kMaxTelemetry = 256 * 1024;
+// Telemetry waiting to be written is bounded by the in-flight window; the rest we queue (C2D
+// acknowledgements, method answers, reported patches, pings) is not. Beyond a full window of the
+// largest messages plus this, the hub has stopped reading: reconnect rather than keep growing
+// until keep-alive notices.
+constexpr std::size_t kUnwrittenSlack = 1024 * 1024;
 // The largest packet we accept from the hub: C2D 64 KB, methods 128 KB, twin 32 KB + topic.
 constexpr std::size_t kMaxInbound = 160 * 1024;
 // How long a renewal waits for in-flight PUBACKs before it reconnects anyway.
@@ -127,7 +132,21 @@ void Session::stop() {
 }
 
 void Session::send(std::string bytes) {
-  if (connection_) connection_->send(std::move(bytes));
+  if (!connection_) return;
+  const auto unwritten = connection_->queued_bytes() + bytes.size();
+  if (unwritten > settings_.inflight * kMaxTelemetry + kUnwrittenSlack) {
+    // Not failed here: send runs inside publish and report, which go on to record what they sent.
+    boost::asio::post(loop_,
+                      [this, alive = std::weak_ptr<int>(alive_), g = generation_, unwritten] {
+                        if (alive.expired() || g != generation_ || !connection_) return;
+                        ++counters_.stalls;
+                        fail("the hub stopped reading: " + std::to_string(unwritten / 1024) +
+                                 " KiB waiting to be written",
+                             false);
+                      });
+    return;
+  }
+  connection_->send(std::move(bytes));
 }
 
 void Session::on_open() {
@@ -276,8 +295,10 @@ void Session::on_publish(mqtt::Publish&& p) {
       d.expiry = std::move(in.bag.expiry);
       if (p.qos == 1) c2d_pending_.push_back({p.packet_id, false});
       auto complete = [this, alive = std::weak_ptr<int>(alive_), g = generation_, id = p.packet_id,
-                       qos = p.qos] {
-        if (qos == 1 && !alive.expired()) complete_c2d(g, id);
+                       qos = p.qos](Settle settle) {
+        if (qos != 1 || alive.expired()) return;
+        if (settle == Settle::taken) return complete_c2d(g, id);
+        abandon_c2d(g);
       };
       observer_.downlink(*this, std::move(d), std::move(complete));
       return;
@@ -289,7 +310,7 @@ void Session::on_publish(mqtt::Publish&& p) {
       d.name = std::move(in.method);
       d.id = std::move(in.rid);
       d.payload = std::move(p.payload);
-      observer_.downlink(*this, std::move(d), [] {});
+      observer_.downlink(*this, std::move(d), [](Settle) {});
       return;
     }
     case Inbound::Kind::twin_response:
@@ -319,6 +340,14 @@ void Session::complete_c2d(std::uint64_t generation, std::uint16_t packet_id) {
     send(mqtt::encode(mqtt::Puback{c2d_pending_.front().packet_id}));
     c2d_pending_.pop_front();
   }
+}
+
+// Without its PUBACK the hub holds this message and every later one for the identity; only a
+// new connection makes it deliver them again, so that is the way to give it back.
+void Session::abandon_c2d(std::uint64_t generation) {
+  if (generation != generation_ || !connection_) return;
+  ++counters_.c2d_abandoned;
+  fail("a C2D message could not be kept; reconnecting so the hub delivers it again", false);
 }
 
 void Session::start_desired_sync() {
@@ -385,7 +414,7 @@ void Session::deliver_desired(std::int64_t version, std::string payload, bool fu
   d.payload = std::move(payload);
   d.version = version;
   d.full_desired = full;
-  observer_.downlink(*this, std::move(d), [] {});
+  observer_.downlink(*this, std::move(d), [](Settle) {});
 }
 
 void Session::respond_method(const std::string& rid, int status, const std::string& payload) {
@@ -558,6 +587,7 @@ void Session::describe(nlohmann::json& out) const {
          {"reconnects", counters_.reconnects},
          {"token_renewals", counters_.token_renewals},
          {"stalls", counters_.stalls},
+         {"c2d_abandoned", counters_.c2d_abandoned},
          {"refused_too_large", counters_.refused_too_large},
          {"inbound_dropped", counters_.inbound_dropped}};
 }

@@ -75,7 +75,7 @@ class SessionObserver {
   // A C2D message, method request or desired update. For C2D, `complete` must be called once the
   // message is durable: only then is the hub told (PUBACK, in arrival order). It is safe to call
   // after the session reconnected or ended (it then does nothing; the hub redelivers).
-  virtual void downlink(Session& s, Downlink d, std::function<void()> complete) = 0;
+  virtual void downlink(Session& s, Downlink d, SettleDownlink complete) = 0;
 };
 
 class Session {
@@ -89,6 +89,7 @@ class Session {
     std::uint64_t refused_too_large = 0;
     std::uint64_t inbound_dropped = 0;  // topics we could not make sense of
     std::uint64_t stalls = 0;
+    std::uint64_t c2d_abandoned = 0;  // not kept downstream; left to the hub to redeliver
   };
   enum class PublishResult { sent, too_large, not_ready };
 
@@ -141,6 +142,7 @@ class Session {
   void start_desired_sync();
   void deliver_desired(std::int64_t version, std::string payload, bool full);
   void complete_c2d(std::uint64_t generation, std::uint16_t packet_id);
+  void abandon_c2d(std::uint64_t generation);
   void fail(const std::string& reason, bool credential);
   void end_connection(bool graceful);
   void begin_renewal();

@@ -231,7 +231,7 @@ void Upstream::unacked_returned(Session& s, std::uint64_t lowest_seq) {
   f->more = true;
 }
 
-void Upstream::downlink(Session&, Downlink d, std::function<void()> complete) {
+void Upstream::downlink(Session&, Downlink d, SettleDownlink complete) {
   downlink_.downlink(std::move(d), std::move(complete));
 }
 

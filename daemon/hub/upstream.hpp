@@ -32,7 +32,7 @@ class DownlinkHandler {
  public:
   virtual ~DownlinkHandler() = default;
   // See SessionObserver::downlink for `complete`.
-  virtual void downlink(Downlink d, std::function<void()> complete) = 0;
+  virtual void downlink(Downlink d, SettleDownlink complete) = 0;
 };
 
 struct UpstreamSettings {
@@ -66,7 +66,7 @@ class Upstream final : public SessionObserver, public StatusProvider {
   void ready_to_send(Session& s) override;
   void acked(Session& s, std::uint64_t seq) override;
   void unacked_returned(Session& s, std::uint64_t lowest_seq) override;
-  void downlink(Session& s, Downlink d, std::function<void()> complete) override;
+  void downlink(Session& s, Downlink d, SettleDownlink complete) override;
 
  private:
   struct Feed;  // one identity's session and its read-ahead of the outbox

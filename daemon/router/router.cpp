@@ -163,11 +163,11 @@ void Router::respond(const Identity& identity, const std::string& rid, int statu
   if (auto* s = upstream_.find(identity)) s->respond_method(rid, status, payload.dump());
 }
 
-void Router::downlink(hub::Downlink d, std::function<void()> complete) {
+void Router::downlink(hub::Downlink d, hub::SettleDownlink complete) {
   const bool to_gateway = d.identity.device.str() == settings_.gateway_identity;
   if (to_gateway && d.kind == hub::Downlink::Kind::method) {
     gateway_method(d);
-    return complete();
+    return complete(hub::Settle::taken);
   }
   std::optional<SourceAddress> target;
   if (to_gateway && d.kind == hub::Downlink::Kind::c2d) {
@@ -192,13 +192,13 @@ void Router::downlink(hub::Downlink d, std::function<void()> complete) {
                 {{"error", target ? "no adapter '" + std::string(target->adapter()) + "' for " +
                                         target->str()
                                   : "no device is bound to identity " + id}});
-        return complete();
+        return complete(hub::Settle::taken);
       }
       run_method(std::move(d), *adapter, *target);
-      return complete();
+      return complete(hub::Settle::taken);
     case hub::Downlink::Kind::desired: {
       ++counters_.desired;
-      if (adapter == nullptr) return complete();
+      if (adapter == nullptr) return complete(hub::Settle::taken);
       Command c{Command::Kind::desired,
                 *target,
                 {},
@@ -215,7 +215,7 @@ void Router::downlink(hub::Downlink d, std::function<void()> complete) {
         if (o.payload.empty() || o.payload == "null") return;
         if (auto* s = upstream_.find(identity)) s->report(o.payload, [](int, auto) {});
       });
-      return complete();
+      return complete(hub::Settle::taken);
     }
     case hub::Downlink::Kind::c2d: {
       ++counters_.c2d;
@@ -223,15 +223,14 @@ void Router::downlink(hub::Downlink d, std::function<void()> complete) {
         ++counters_.c2d_undeliverable;
         log_.warning({.event = "router.c2d_undeliverable", .identity = id},
                      "C2D message " + d.id + " for " + id + " has no device to go to; dropped");
-        return complete();
+        return complete(hub::Settle::taken);
       }
       return queue_c2d(std::move(d), *target, std::move(complete));
     }
   }
 }
 
-void Router::queue_c2d(hub::Downlink d, const SourceAddress& target,
-                       std::function<void()> complete) {
+void Router::queue_c2d(hub::Downlink d, const SourceAddress& target, hub::SettleDownlink complete) {
   const auto expires = parse_utc(d.expiry).value_or(clock_.wall_now() + settings_.c2d_life);
   Command c{Command::Kind::c2d,      target, {}, std::move(d.payload),
             std::move(d.properties), d.id,   {}};
@@ -239,13 +238,12 @@ void Router::queue_c2d(hub::Downlink d, const SourceAddress& target,
                 [this, complete = std::move(complete), id = d.identity.client_id(), mid = d.id](
                     std::int64_t stored, const std::string& error) {
                   if (stored == 0) {
-                    // Not acknowledged: the hub keeps it and sends it again after a reconnect.
                     log_.error({.event = "router.c2d_not_stored", .identity = id},
                                "C2D message " + mid + " could not be stored (" + error +
-                                   "); the hub will deliver it again");
-                    return;
+                                   "); not acknowledged, the hub will deliver it again");
+                    return complete(hub::Settle::abandoned);
                   }
-                  complete();
+                  complete(hub::Settle::taken);
                   deliver_due();
                 });
 }
@@ -255,33 +253,44 @@ void Router::deliver_due() {
   timers_->due.async_wait([this](boost::system::error_code ec) {
     if (!ec) deliver_due();
   });
-  commands_.due(kDueBatch, [this](std::vector<QueuedCommand> due) {
+  const auto question = ++due_asked_;
+  commands_.due(kDueBatch, [this, question](std::vector<QueuedCommand> due) {
     for (auto& q : due) {
+      const auto s = settled_.find(q.id);
+      if (s != settled_.end() && question <= s->second) continue;  // answered before it settled
       if (delivering_.insert(q.id).second) deliver(std::move(q));
     }
+    // Answers arrive in the order asked: no later answer can predate these settlements.
+    std::erase_if(settled_, [question](const auto& entry) { return entry.second <= question; });
   });
+}
+
+void Router::settle(std::int64_t id,
+                    std::optional<std::chrono::system_clock::time_point> retry_at) {
+  delivering_.erase(id);
+  settled_[id] = due_asked_;
+  if (retry_at) {
+    ++counters_.c2d_retries;
+    commands_.attempted(id, *retry_at);
+  } else {
+    commands_.done(id);
+  }
 }
 
 void Router::deliver(QueuedCommand queued) {
   const auto it = adapters_.find(queued.command.target.adapter());
   const auto id = queued.id;
   const auto retry_at = clock_.wall_now() + retry_delay(queued.attempts);
-  if (it == adapters_.end()) {
-    delivering_.erase(id);
-    ++counters_.c2d_retries;
-    return commands_.attempted(id, retry_at);
-  }
+  if (it == adapters_.end()) return settle(id, retry_at);
   queued.command.deadline = clock_.now() + settings_.method_timeout;
   it->second->execute(queued.command,
                       [this, id, retry_at, mid = queued.command.request_id](Outcome o) {
-                        delivering_.erase(id);
                         // Unreachable (404, 503, 504) is worth another try; anything else is
                         // the device's answer.
                         if (o.status == 404 || o.status == 503 || o.status == 504) {
-                          ++counters_.c2d_retries;
-                          return commands_.attempted(id, retry_at);
+                          return settle(id, retry_at);
                         }
-                        commands_.done(id);
+                        settle(id, std::nullopt);
                         if (o.ok()) {
                           ++counters_.c2d_delivered;
                         } else {

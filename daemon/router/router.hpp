@@ -90,7 +90,7 @@ class Router final : public ReadingSink, public hub::DownlinkHandler, public Sta
   void detach(const AdapterName& name);
 
   Result push(Reading reading) override;
-  void downlink(hub::Downlink d, std::function<void()> complete) override;
+  void downlink(hub::Downlink d, hub::SettleDownlink complete) override;
 
   void describe(nlohmann::json& status) const override;
   void collect(MetricsWriter& metrics) const override;
@@ -125,9 +125,11 @@ class Router final : public ReadingSink, public hub::DownlinkHandler, public Sta
                const nlohmann::json& payload);
   void run_method(hub::Downlink d, Adapter& adapter, const SourceAddress& target);
   std::string next_message_id();
-  void queue_c2d(hub::Downlink d, const SourceAddress& target, std::function<void()> complete);
+  void queue_c2d(hub::Downlink d, const SourceAddress& target, hub::SettleDownlink complete);
   void deliver_due();
   void deliver(QueuedCommand queued);
+  // Records a settled delivery attempt and tells the queue (done or retry later).
+  void settle(std::int64_t id, std::optional<std::chrono::system_clock::time_point> retry_at);
 
   boost::asio::io_context& loop_;
   RouterSettings settings_;
@@ -143,6 +145,12 @@ class Router final : public ReadingSink, public hub::DownlinkHandler, public Sta
   std::map<std::string, std::string> known_;  // source → client id already given a session
   std::map<std::uint64_t, std::unique_ptr<PendingMethod>> methods_;
   std::set<std::int64_t> delivering_;  // queued C2D ids with an attempt in progress
+  // The queue answers `due` on its own thread, so an answer can still list a message settled
+  // after the question was asked. Each question gets a number; a settled id remembers the number
+  // of the last question asked before it settled, and answers to that or an earlier question
+  // skip it. Forgotten once every outstanding answer is newer.
+  std::uint64_t due_asked_ = 0;
+  std::map<std::int64_t, std::uint64_t> settled_;  // id → due_asked_ when it settled
   struct Timers;
   std::unique_ptr<Timers> timers_;
   std::uint64_t next_method_ = 0;

@@ -160,6 +160,38 @@ TEST_F(UpstreamAgainstEmulator, DesiredChangesMissedWhileOfflineArriveOnReconnec
   EXPECT_EQ(nlohmann::json::parse(got[1].payload)["mode"], "eco");
 }
 
+// A C2D message the gateway cannot keep (its journal refused it) is never acknowledged: the
+// session reconnects, the hub delivers it again, and once it is kept the hub's queue is empty.
+TEST_F(UpstreamAgainstEmulator, AbandonedC2dIsDeliveredAgainAfterAReconnect) {
+  UpstreamHarness h;
+  h.downlink().abandon_c2d = 1;  // before the loop can deliver anything
+  const auto key = hub_.add_device("dev-a");
+  h.run([&] { h.upstream().add(settings("dev-a", key)); });
+  ASSERT_EQ(h.downlink().wait_count(1, 20s).size(), 1u);  // online: the desired sync
+  ASSERT_EQ(hub_.call("POST", "/devices/dev-a/messages/deviceBound",
+                      {{"body", "close valve"}, {"messageId", "c2d-k"}})
+                .status,
+            200);
+  // Twice the C2D: abandoned, then kept after the reconnect.
+  const auto got = h.downlink().wait_count(3, 30s);
+  std::vector<std::string> c2d_ids;
+  for (const auto& d : got) {
+    if (d.kind == hub::Downlink::Kind::c2d) c2d_ids.push_back(d.id);
+  }
+  EXPECT_EQ(c2d_ids, (std::vector<std::string>{"c2d-k", "c2d-k"}));
+  const auto counters = h.run([&] { return h.upstream().find(device("dev-a"))->counters(); });
+  EXPECT_EQ(counters.c2d_abandoned, 1u);
+  EXPECT_GE(counters.reconnects, 1u);
+  // Taken the second time: the hub's queue for the device drains.
+  std::string pending;
+  for (int i = 0; i < 100; ++i) {
+    pending = hub_.call("GET", "/devices/dev-a/messages/deviceBound").body;
+    if (nlohmann::json::parse(pending).empty()) break;
+    std::this_thread::sleep_for(100ms);  // polling the emulator's HTTP view, bounded
+  }
+  EXPECT_TRUE(nlohmann::json::parse(pending).empty()) << pending;
+}
+
 TEST_F(UpstreamAgainstEmulator, TokenRenewalLosesNothing) {
   UpstreamHarness h;
   const auto key = hub_.add_device("dev-a");

@@ -34,10 +34,17 @@ class DownlinkRecorder final : public hub::DownlinkHandler {
  public:
   // Runs on the core loop for each method request; answers it.
   std::function<void(const hub::Downlink&)> on_method;
+  // How many C2D messages to abandon (as a full journal would) before taking them.
+  int abandon_c2d = 0;
 
-  void downlink(hub::Downlink d, std::function<void()> complete) override {
+  void downlink(hub::Downlink d, hub::SettleDownlink complete) override {
     if (d.kind == hub::Downlink::Kind::method && on_method) on_method(d);
-    complete();
+    if (d.kind == hub::Downlink::Kind::c2d && abandon_c2d > 0) {
+      --abandon_c2d;
+      complete(hub::Settle::abandoned);
+    } else {
+      complete(hub::Settle::taken);
+    }
     std::lock_guard lock(mutex_);
     received_.push_back(std::move(d));
     changed_.notify_all();

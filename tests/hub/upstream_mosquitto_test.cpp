@@ -1,5 +1,7 @@
 // Our MQTT client against a real mosquitto, plain and over TLS: what it publishes reaches a
 // subscriber byte for byte.
+#include <signal.h>
+
 #include <gtest/gtest.h>
 
 #include "mosquitto_broker.hpp"
@@ -68,6 +70,46 @@ TEST(UpstreamAgainstMosquitto, RefusesACertificateFromAnotherCa) {
   }
   EXPECT_NE(error.find("certificate verify failed"), std::string::npos) << error;
   EXPECT_NE(error.find("is hub.ca_file the right CA?"), std::string::npos) << error;
+}
+
+// A hub that stops reading (here a frozen broker: its socket stays open while the buffers fill)
+// is left as soon as more waits to be written than a full in-flight window could explain, long
+// before keep-alive would notice; the session then reconnects.
+TEST(UpstreamAgainstMosquitto, AHubThatStopsReadingIsLeftBeforeKeepAlive) {
+  MosquittoBroker broker;
+  UpstreamHarness h;
+  hub::SessionSettings s;
+  s.identity = Identity{DeviceId("dev-m"), ModuleId()};
+  s.hub_host = "localhost";
+  s.endpoint = {"localhost", broker.plain_port()};
+  s.sas_key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+  s.inflight = 1;  // bound: 256 KiB + 1 MiB unwritten
+  s.open_timeout = 5s;
+  h.run([&] { h.upstream().add(s); });
+  auto state = [&] { return h.run([&] { return h.upstream().find(s.identity)->state(); }); };
+  for (int i = 0; i < 200 && state() != hub::SessionState::online; ++i)
+    std::this_thread::sleep_for(50ms);  // polling state owned by the loop
+  ASSERT_EQ(state(), hub::SessionState::online);
+
+  ASSERT_EQ(::kill(broker.pid(), SIGSTOP), 0);
+  // Reported patches of 64 KiB until the session gives up; the kernel's socket buffers take a few
+  // MiB first. 1,000 of them (64 MiB) is far more than any buffer.
+  const std::string patch = "{\"blob\":\"" + std::string(64 * 1024, 'x') + "\"}";
+  std::string error;
+  for (int i = 0; i < 1000 && error.find("stopped reading") == std::string::npos; ++i) {
+    error = h.run([&] {
+      auto* session = h.upstream().find(s.identity);
+      session->report(patch, [](int, auto) {});
+      return session->last_error();
+    });
+  }
+  ASSERT_EQ(::kill(broker.pid(), SIGCONT), 0);
+  EXPECT_NE(error.find("the hub stopped reading"), std::string::npos) << error;
+  const auto counters = h.run([&] { return h.upstream().find(s.identity)->counters(); });
+  EXPECT_GE(counters.stalls, 1u);
+  for (int i = 0; i < 400 && state() != hub::SessionState::online; ++i)
+    std::this_thread::sleep_for(50ms);  // polling state owned by the loop
+  EXPECT_EQ(state(), hub::SessionState::online);
 }
 
 }  // namespace
