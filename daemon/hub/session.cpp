@@ -114,6 +114,7 @@ void Session::connect() {
   if (state_ == SessionState::stopped || connection_) return;
   set_state(SessionState::connecting);
   ++counters_.connect_attempts;
+  last_attempt_ = clock_.now();
   ++generation_;
   connection_ = mqtt::Connection::create(
       loop_, settings_.tls, settings_.endpoint,

@@ -118,6 +118,8 @@ class Session {
   bool credential_problem() const { return credential_problem_; }
   std::size_t in_flight() const { return inflight_.size(); }
   const Counters& counters() const { return counters_; }
+  // When the last connection attempt began (what hub.connect_rate paces).
+  std::chrono::steady_clock::time_point last_attempt() const { return last_attempt_; }
   void describe(nlohmann::json& out) const;
 
  private:
@@ -172,6 +174,7 @@ class Session {
   bool ping_outstanding_ = false;
   std::map<std::uint16_t, std::uint64_t> inflight_;  // packet id → journal sequence
   std::chrono::steady_clock::time_point last_progress_;
+  std::chrono::steady_clock::time_point last_attempt_;
   std::deque<PendingC2d> c2d_pending_;
   std::map<std::string, PendingReport> reports_;
   std::string get_rid_;  // rid of the twin GET in progress, if any
