@@ -5,18 +5,18 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ssl.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <deque>
 
 #include "hub/mqtt/tls_context.hpp"
+#include "hub/mqtt/tls_link.hpp"
 
 namespace fieldlink::hub::mqtt {
 namespace {
 
 namespace asio = boost::asio;
-namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 using boost::system::error_code;
 
@@ -29,16 +29,13 @@ class StreamConnection final : public Connection,
  public:
   StreamConnection(asio::io_context& loop, TlsContext* tls, Endpoint endpoint, Handlers handlers,
                    std::chrono::milliseconds open_timeout, std::size_t max_packet)
-      : tls_(tls != nullptr),
-        endpoint_(std::move(endpoint)),
+      : endpoint_(std::move(endpoint)),
         handlers_(std::move(handlers)),
         open_timeout_(open_timeout),
         resolver_(loop),
-        // A plain connection still builds an ssl::stream (over an unconfigured context of its
-        // own) so both kinds share one code path; it only ever uses the TCP layer.
-        plain_context_(tls != nullptr ? nullptr
-                                      : std::make_unique<ssl::context>(ssl::context::tls_client)),
-        stream_(loop, tls != nullptr ? tls->native() : *plain_context_),
+        socket_(loop),
+        tls_(tls != nullptr ? std::make_unique<TlsLink>(socket_, tls->native().native_handle())
+                            : nullptr),
         timer_(loop),
         decoder_(max_packet) {}
 
@@ -52,9 +49,9 @@ class StreamConnection final : public Connection,
         [self = shared_from_this()](error_code ec, tcp::resolver::results_type results) {
           if (self->closed_) return;
           if (ec) return self->fail("cannot resolve " + self->endpoint_.host + ": " + ec.message());
-          asio::async_connect(
-              self->stream_.next_layer(), results,
-              [self](error_code ec2, const tcp::endpoint&) { self->connected(ec2); });
+          asio::async_connect(self->socket_, results, [self](error_code ec2, const tcp::endpoint&) {
+            self->connected(ec2);
+          });
         });
   }
 
@@ -91,29 +88,17 @@ class StreamConnection final : public Connection,
     if (closed_) return;
     if (ec) return fail("cannot connect to " + where() + ": " + ec.message());
     error_code ignored;
-    stream_.next_layer().set_option(tcp::no_delay(true), ignored);
+    socket_.set_option(tcp::no_delay(true), ignored);
     if (!tls_) return opened();
     // SNI for the hub's front end, and the certificate must name the host we asked for.
-    // SSL_set_tlsext_host_name is a macro with a C cast; call what it expands to.
-    SSL_ctrl(stream_.native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
-             const_cast<char*>(endpoint_.host.c_str()));
-    stream_.set_verify_callback(ssl::host_name_verification(endpoint_.host));
-    stream_.async_handshake(ssl::stream_base::client, [self = shared_from_this()](error_code ec2) {
+    tls_->async_handshake(endpoint_.host, [self = shared_from_this()](TlsLink::Status status) {
       if (self->closed_) return;
-      if (ec2) {
-        return self->fail("TLS handshake with " + self->where() + " failed: " + tls_reason(ec2));
+      if (!status.ok()) {
+        return self->fail("TLS handshake with " + self->where() + " failed: " +
+                          (status.closed ? "the server closed the connection" : status.error));
       }
       self->opened();
     });
-  }
-
-  static std::string tls_reason(const error_code& ec) {
-    std::string why = ec.message();
-    if (ec.category() == asio::error::get_ssl_category()) {
-      const auto reason = ERR_GET_REASON(static_cast<unsigned long>(ec.value()));
-      if (reason == SSL_R_CERTIFICATE_VERIFY_FAILED) why += " (is hub.ca_file the right CA?)";
-    }
-    return why;
   }
 
   void opened() {
@@ -128,22 +113,20 @@ class StreamConnection final : public Connection,
   void read_next() {
     const auto old = inbound_.size();
     inbound_.resize(old + kReadChunk);
-    auto on_read = [self = shared_from_this(), old](error_code ec, std::size_t n) {
+    auto on_read = [self = shared_from_this(), old](TlsLink::Status status, std::size_t n) {
       self->inbound_.resize(old + n);
       if (self->closed_) return;
-      if (ec) {
-        return self->fail(ec == asio::error::eof || ec == ssl::error::stream_truncated
-                              ? "the server closed the connection"
-                              : "read from " + self->where() + " failed: " + ec.message());
-      }
+      if (status.closed) return self->fail("the server closed the connection");
+      if (!status.ok())
+        return self->fail("read from " + self->where() + " failed: " + status.error);
       self->consume();
     };
-    auto buffer = asio::buffer(inbound_.data() + old, kReadChunk);
-    if (tls_) {
-      stream_.async_read_some(buffer, on_read);
-    } else {
-      stream_.next_layer().async_read_some(buffer, on_read);
-    }
+    if (tls_) return tls_->async_read_some(inbound_.data() + old, kReadChunk, std::move(on_read));
+    socket_.async_read_some(
+        asio::buffer(inbound_.data() + old, kReadChunk),
+        [on_read = std::move(on_read)](error_code ec, std::size_t n) {
+          on_read({ec && ec != asio::error::eof ? ec.message() : "", ec == asio::error::eof}, n);
+        });
   }
 
   void consume() {
@@ -168,20 +151,24 @@ class StreamConnection final : public Connection,
   // One write at a time: asio allows no second async_write on a stream before the first ends.
   void write_next() {
     writing_ = true;
-    auto on_write = [self = shared_from_this()](error_code ec, std::size_t n) {
+    const auto& front = writes_.front();
+    auto on_write = [self = shared_from_this(), n = front.size()](TlsLink::Status status) {
       self->writing_ = false;
       if (self->closed_) return;
-      if (ec) return self->fail("write to " + self->where() + " failed: " + ec.message());
+      if (!status.ok()) {
+        return self->fail("write to " + self->where() + " failed: " +
+                          (status.closed ? "the server closed the connection" : status.error));
+      }
       self->queued_ -= n;
       self->writes_.pop_front();
       if (!self->writes_.empty()) return self->write_next();
       if (self->finishing_) self->close();
     };
-    if (tls_) {
-      asio::async_write(stream_, asio::buffer(writes_.front()), on_write);
-    } else {
-      asio::async_write(stream_.next_layer(), asio::buffer(writes_.front()), on_write);
-    }
+    if (tls_) return tls_->async_write(front.data(), front.size(), std::move(on_write));
+    asio::async_write(socket_, asio::buffer(front),
+                      [on_write = std::move(on_write)](error_code ec, std::size_t) {
+                        on_write({ec ? ec.message() : "", false});
+                      });
   }
 
   void fail(const std::string& reason) {
@@ -196,17 +183,16 @@ class StreamConnection final : public Connection,
     timer_.cancel();
     resolver_.cancel();
     error_code ignored;
-    stream_.next_layer().shutdown(tcp::socket::shutdown_both, ignored);
-    stream_.next_layer().close(ignored);
+    socket_.shutdown(tcp::socket::shutdown_both, ignored);
+    socket_.close(ignored);
   }
 
-  bool tls_;
   Endpoint endpoint_;
   Handlers handlers_;
   std::chrono::milliseconds open_timeout_;
   tcp::resolver resolver_;
-  std::unique_ptr<ssl::context> plain_context_;
-  ssl::stream<tcp::socket> stream_;
+  tcp::socket socket_;
+  std::unique_ptr<TlsLink> tls_;  // null for plain TCP (tests against a local broker)
   asio::steady_timer timer_;
   PacketDecoder decoder_;
   std::string inbound_;

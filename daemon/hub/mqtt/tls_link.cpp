@@ -1,0 +1,143 @@
+#include "hub/mqtt/tls_link.hpp"
+
+#include <utility>  // before asio, for Boost 1.74 under C++20
+
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/post.hpp>
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+namespace fieldlink::hub::mqtt {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+TlsLink::TlsLink(tcp::socket& socket, SSL_CTX* context) : socket_(socket), ssl_(SSL_new(context)) {
+  if (ssl_ == nullptr) throw std::runtime_error("cannot create a TLS connection (out of memory?)");
+  // A write that stops half way resumes from the same bytes; the buffer may have moved (it
+  // does not, but OpenSSL insists on being told).
+  SSL_set_mode(ssl_, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+}
+
+TlsLink::~TlsLink() {
+  SSL_free(ssl_);
+}
+
+void TlsLink::async_handshake(const std::string& host, Done done) {
+  host_ = host;
+  boost::system::error_code ec;
+  socket_.non_blocking(true, ec);
+  if (ec || SSL_set_fd(ssl_, socket_.native_handle()) != 1) {
+    return asio::post(socket_.get_executor(), [done = std::move(done)] {
+      done(Status{"cannot attach TLS to the socket", false});
+    });
+  }
+  asio::ip::make_address(host, ec);
+  if (!ec) {
+    // An address literal: no SNI (RFC 6066 forbids it), and the certificate must carry the IP.
+    X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_), host.c_str());
+  } else {
+    // SSL_set_tlsext_host_name is a macro with a C cast; call what it expands to.
+    SSL_ctrl(ssl_, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+             const_cast<char*>(host.c_str()));
+    SSL_set_hostflags(ssl_, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+    SSL_set1_host(ssl_, host.c_str());
+  }
+  drive(
+      [this](Status& status, std::size_t&) {
+        ERR_clear_error();
+        return step_for(SSL_connect(ssl_), status);
+      },
+      [done = std::move(done)](Status status, std::size_t) { done(std::move(status)); });
+}
+
+void TlsLink::async_read_some(char* data, std::size_t size, ReadDone done) {
+  drive(
+      [this, data, size](Status& status, std::size_t& n) {
+        ERR_clear_error();
+        return step_for(SSL_read_ex(ssl_, data, size, &n), status);
+      },
+      std::move(done));
+}
+
+void TlsLink::async_write(const char* data, std::size_t size, Done done) {
+  drive(
+      [this, data, size, offset = std::size_t{0}](Status& status, std::size_t&) mutable {
+        while (offset < size) {
+          std::size_t written = 0;
+          ERR_clear_error();
+          const auto step =
+              step_for(SSL_write_ex(ssl_, data + offset, size - offset, &written), status);
+          if (step != Step::finished || !status.ok()) return step;
+          offset += written;
+        }
+        return Step::finished;
+      },
+      [done = std::move(done)](Status status, std::size_t) { done(std::move(status)); });
+}
+
+void TlsLink::drive(Attempt attempt, ReadDone done) {
+  Status status;
+  std::size_t n = 0;
+  const auto step = attempt(status, n);
+  if (step == Step::finished) {
+    // Never complete inside the call: a reader that reads again from its handler would recurse
+    // for as long as OpenSSL has buffered records.
+    return asio::post(socket_.get_executor(), [done = std::move(done), status = std::move(status),
+                                               n]() mutable { done(std::move(status), n); });
+  }
+  socket_.async_wait(step == Step::want_read ? tcp::socket::wait_read : tcp::socket::wait_write,
+                     [this, attempt = std::move(attempt),
+                      done = std::move(done)](boost::system::error_code ec) mutable {
+                       if (ec) return done(Status{ec.message(), false}, 0);
+                       drive(std::move(attempt), std::move(done));
+                     });
+}
+
+TlsLink::Step TlsLink::step_for(int result, Status& status) {
+  if (result == 1) return Step::finished;
+  switch (SSL_get_error(ssl_, result)) {
+    case SSL_ERROR_WANT_READ:
+      return Step::want_read;
+    case SSL_ERROR_WANT_WRITE:
+      return Step::want_write;
+    case SSL_ERROR_ZERO_RETURN:
+      status.closed = true;
+      return Step::finished;
+    case SSL_ERROR_SYSCALL:
+      if (errno == 0 || errno == ECONNRESET || errno == EPIPE) {
+        status.closed = true;
+      } else {
+        status.error = std::strerror(errno);
+      }
+      return Step::finished;
+    default:
+      // A peer that drops TCP without TLS's close_notify: for a hub, just "closed".
+      if (ERR_GET_REASON(ERR_peek_error()) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+        status.closed = true;
+      } else {
+        status.error = describe_failure(ERR_peek_error());
+      }
+      return Step::finished;
+  }
+}
+
+std::string TlsLink::describe_failure(unsigned long code) const {
+  const auto verify = SSL_get_verify_result(ssl_);
+  if (verify != X509_V_OK) {
+    std::string why = "certificate verify failed: ";
+    why += X509_verify_cert_error_string(verify);
+    if (verify == X509_V_ERR_HOSTNAME_MISMATCH || verify == X509_V_ERR_IP_ADDRESS_MISMATCH) {
+      return why + " (the server's certificate does not name " + host_ + ")";
+    }
+    return why + " (is hub.ca_file the right CA?)";
+  }
+  if (code == 0) return "TLS failure";
+  const char* reason = ERR_reason_error_string(code);
+  return reason != nullptr ? reason : "TLS error " + std::to_string(code);
+}
+
+}  // namespace fieldlink::hub::mqtt
