@@ -12,6 +12,9 @@
 namespace fieldlink {
 namespace {
 
+// Where sd_journal_send writes; a fixed path in libsystemd.
+constexpr const char* kJournalSocket = "/run/systemd/journal/socket";
+
 const char* level_name(LogLevel l) {
   switch (l) {
     case LogLevel::error:
@@ -79,8 +82,12 @@ void ServiceLogger::write(LogLevel level, const LogFields& f, std::string_view m
     iov.reserve(fields.size());
     for (auto& s : fields)
       iov.push_back({s.data(), s.size()});
-    if (sd_journal_sendv(iov.data(), static_cast<int>(iov.size())) == 0) return;
-    // journald unreachable: fall through to stderr rather than lose the record.
+    // journald unreachable: fall through to stderr rather than lose the record. sd_journal_sendv
+    // reports success when the socket does not exist at all, so look for it first.
+    if (::access(kJournalSocket, W_OK) == 0 &&
+        sd_journal_sendv(iov.data(), static_cast<int>(iov.size())) == 0) {
+      return;
+    }
   }
   std::string line = level_name(level);
   line += ": ";
