@@ -2,6 +2,10 @@
 // downlink to the right identity only, twin sync, token renewal, faults, wrong credentials.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+#include <cstdlib>
+#include <fstream>
+
 #include "hub_emulator.hpp"
 #include "upstream_harness.hpp"
 
@@ -190,6 +194,56 @@ TEST_F(UpstreamAgainstEmulator, AbandonedC2dIsDeliveredAgainAfterAReconnect) {
     std::this_thread::sleep_for(100ms);  // polling the emulator's HTTP view, bounded
   }
   EXPECT_TRUE(nlohmann::json::parse(pending).empty()) << pending;
+}
+
+// An X.509 identity: the client certificate (self-signed, its thumbprint registered) is the
+// credential, no SAS password is sent, and its telemetry arrives under that identity.
+TEST_F(UpstreamAgainstEmulator, X509IdentitySendsWithItsCertificate) {
+  const std::string dir = ::testing::TempDir() + "x509-" + std::to_string(::getpid());
+  const auto make = "mkdir -p " + dir + " && cd " + dir +
+                    " && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
+                    " -sha256 -days 2 -subj /CN=dev-x -keyout dev-x.key -out dev-x.pem 2>/dev/null"
+                    " && chmod 600 dev-x.key"
+                    " && openssl x509 -in dev-x.pem -noout -fingerprint -sha256 > fp";
+  ASSERT_EQ(std::system(make.c_str()), 0);
+  std::ifstream fp_file(dir + "/fp");
+  std::string fp;
+  std::getline(fp_file, fp);
+  fp = fp.substr(fp.find('=') + 1);
+  const auto put =
+      hub_.call("PUT", "/devices/dev-x",
+                {{"authentication",
+                  {{"type", "selfSigned"}, {"x509Thumbprint", {{"primaryThumbprint", fp}}}}}});
+  ASSERT_EQ(put.status, 200) << put.body;
+
+  hub::mqtt::TlsContext tls(hub_.ca_file(), dir + "/dev-x.pem", dir + "/dev-x.key");
+  auto s = settings("dev-x", "");
+  s.tls = &tls;
+  UpstreamHarness h;
+  h.run([&] { h.upstream().add(s); });
+  h.send(device("dev-x"), 0, 5);
+  ASSERT_TRUE(h.outbox().wait_acked(5, 20s)) << h.outbox().acked();
+  EXPECT_EQ(expect_complete_in_order("dev-x", 5), 0u);
+  const auto events = hub_.events("dev-x");
+  ASSERT_FALSE(events.empty());
+  const auto method = nlohmann::json::parse(
+      events[0]["systemProperties"]["iothub-connection-auth-method"].get<std::string>());
+  EXPECT_EQ(method["type"], "selfSigned");
+}
+
+// hub.gateway_host: the connection goes to another host (an edgeHub in the field; here the
+// emulator by its IP address, checked against the certificate's IP entry, without SNI) while the
+// SAS token and user name still name the hub.
+TEST_F(UpstreamAgainstEmulator, GatewayHostIsWhereWeConnectWhileTokensNameTheHub) {
+  const auto key = hub_.add_device("dev-g");
+  auto s = settings("dev-g", key);
+  s.endpoint = {"127.0.0.1", hub_.mqtt_port()};
+  ASSERT_EQ(s.hub_host, "localhost");
+  UpstreamHarness h;
+  h.run([&] { h.upstream().add(s); });
+  h.send(device("dev-g"), 0, 3);
+  ASSERT_TRUE(h.outbox().wait_acked(3, 20s)) << h.outbox().acked();
+  EXPECT_EQ(expect_complete_in_order("dev-g", 3), 0u);
 }
 
 TEST_F(UpstreamAgainstEmulator, TokenRenewalLosesNothing) {
