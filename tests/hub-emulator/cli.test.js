@@ -7,7 +7,7 @@ import { Message, HUBEMU, randomKey, sdkClient, startEmulator, subscribed, withi
 
 const exec = promisify(execFile);
 
-test('hubemu CLI', { timeout: 60_000 }, async (t) => {
+test('hubemu CLI', { timeout: 120_000 }, async (t) => {
   const emulator = await startEmulator(t);
   const hubemu = async (...args) => {
     const { stdout } = await exec(HUBEMU, ['--url', emulator.url, ...args], { timeout: 20_000 });
