@@ -25,6 +25,8 @@ EXPECTED_FILES = {
     "usr/share/doc/fieldlink/changelog.Debian.gz": 0o644,
     "usr/share/doc/fieldlink/copyright": 0o644,
     "usr/share/lintian/overrides/fieldlink": 0o644,
+    "usr/share/man/man1/fieldlinkctl.1.gz": 0o644,
+    "usr/share/man/man8/fieldlinkd.8.gz": 0o644,
 }
 # Directories that must be in the package even when empty.
 EXPECTED_DIRS = {"etc/fieldlink/conf.d"}
