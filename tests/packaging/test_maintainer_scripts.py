@@ -150,6 +150,15 @@ class MaintainerScriptsTest(unittest.TestCase):
         self.assertFalse(os.path.exists(self.at("var/lib/fieldlink")), "purge deletes state")
         self.assertEqual(self.calls("systemctl"), [f"disable {UNIT}", "daemon-reload"])
 
+    def test_without_systemd_sysusers_another_root_is_refused_not_the_host_changed(self):
+        self.stub("adduser", "exit 0")
+        self.stub("addgroup", "exit 0")
+        env = {"PATH": self.bin, "DPKG_ROOT": self.root}  # no systemd-sysusers on it
+        result = run([os.path.join(self.control, "postinst"), "configure", ""], env=env)
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn("systemd-sysusers is needed", result.stderr)
+        self.assertEqual(self.calls("adduser") + self.calls("addgroup"), [])
+
     def test_unknown_arguments_fail(self):
         for script in ("postinst", "prerm", "postrm"):
             self.assertNotEqual(self.script(script, "bogus").returncode, 0, script)
