@@ -97,6 +97,18 @@ class MaintainerScriptsTest(unittest.TestCase):
                          ["daemon-reload", f"enable {UNIT}", f"is-enabled --quiet {UNIT}",
                           f"restart {UNIT}"])
 
+    def test_tmpfiles_entry_creates_the_state_folder_for_the_user(self):
+        self.assert_ok(self.script("postinst", "configure", ""))  # the user, in the private root
+        state = self.at("var/lib/fieldlink")
+        os.rmdir(state)
+        result = run(["systemd-tmpfiles", f"--root={self.root}", "--create",
+                      self.at("usr/lib/tmpfiles.d/fieldlink.conf")])
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(result.stderr, "", "the entry parses without complaint")
+        with open(self.at("etc/passwd")) as f:
+            uid = next(int(line.split(":")[2]) for line in f if line.startswith("fieldlink:"))
+        self.assertEqual((os.stat(state).st_uid, self.mode("var/lib/fieldlink")), (uid, 0o750))
+
     def test_invalid_configuration_is_enabled_but_not_started_and_says_why(self):
         self.systemd_running()
         with open(self.at("etc/fieldlink/fieldlink.yaml"), "w") as f:
