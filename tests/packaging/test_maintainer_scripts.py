@@ -89,9 +89,11 @@ class MaintainerScriptsTest(unittest.TestCase):
         self.assertRegex(groups, r"(?m)^bluetooth:x:\d+:(.*,)?fieldlink(,|$)")
         for path in ("etc/fieldlink", "etc/fieldlink/conf.d", "var/lib/fieldlink"):
             self.assertEqual(self.mode(path), 0o750, path)
+        self.assertEqual(self.mode("etc/fieldlink/keys"), 0o700)
         self.assertEqual(self.calls("chown"),
                          [f"root:fieldlink {self.at('etc/fieldlink')}",
                           f"root:fieldlink {self.at('etc/fieldlink/conf.d')}",
+                          f"fieldlink:fieldlink {self.at('etc/fieldlink/keys')}",
                           f"fieldlink:fieldlink {self.at('var/lib/fieldlink')}"])
         self.assertEqual(self.calls("systemctl"),
                          ["daemon-reload", f"enable {UNIT}", f"is-enabled --quiet {UNIT}",
@@ -160,6 +162,7 @@ class MaintainerScriptsTest(unittest.TestCase):
         self.clear_calls()
         self.assert_ok(self.script("postrm", "purge"))
         self.assertFalse(os.path.exists(self.at("var/lib/fieldlink")), "purge deletes state")
+        self.assertFalse(os.path.exists(self.at("etc/fieldlink/keys")), "an empty keys/ goes")
         self.assertEqual(self.calls("systemctl"), [f"disable {UNIT}", "daemon-reload"])
 
     def test_without_systemd_sysusers_another_root_is_refused_not_the_host_changed(self):
