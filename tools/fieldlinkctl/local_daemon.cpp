@@ -1,0 +1,105 @@
+#include "local_daemon.hpp"
+
+#include <csignal>
+#include <cstring>
+#include <thread>
+
+#include "adapters/builtin.hpp"
+#include "daemon_endpoint.hpp"
+#include "exit_codes.hpp"
+#include "status_client.hpp"
+
+namespace fieldlink::ctl {
+
+std::vector<OptionSpec> with_common_options(std::vector<OptionSpec> specific) {
+  specific.push_back({"--config", true});
+  specific.push_back({"--url", true});
+  return specific;
+}
+
+LocalDaemon::LocalDaemon(const ParsedArgs& args)
+    : config_path_(args.value("--config").value_or(kDefaultConfig)), url_(args.value("--url")) {}
+
+config::LoadResult LocalDaemon::load(const config::LoadOptions& options) const {
+  return config::load_config(config_path_, builtin_adapters(), options);
+}
+
+const config::Config* LocalDaemon::config() {
+  if (!loaded_once_) {
+    loaded_ = load({});
+    loaded_once_ = true;
+  }
+  return loaded_.config.get();
+}
+
+std::string LocalDaemon::url() {
+  if (url_) return *url_;
+  if (const auto* c = config()) {
+    std::string error;
+    auto url = url_from_listen(c->status.listen, error);
+    if (!url.empty()) return url;
+    url_note_ = error;
+  } else {
+    url_note_ = config_path_ +
+                " does not load (see fieldlinkctl check-config), so its "
+                "status.listen is unknown; tried the default";
+  }
+  return kDefaultUrl;
+}
+
+std::optional<nlohmann::json> LocalDaemon::status(std::string& message) {
+  const auto where = url();
+  const auto reply = http_get(where, "/status");
+  if (!reply.error.empty()) {
+    message = unreachable_message(where, reply.error);
+    if (!url_note_.empty()) message += "  note: " + url_note_ + "\n";
+    return std::nullopt;
+  }
+  if (reply.status != 200) {
+    message = where + "/status answered HTTP " + std::to_string(reply.status) + "\n";
+    return std::nullopt;
+  }
+  auto doc = nlohmann::json::parse(reply.body, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object()) {
+    message = where + "/status did not answer a JSON object; is that fieldlinkd?\n";
+    return std::nullopt;
+  }
+  return doc;
+}
+
+ReloadOutcome LocalDaemon::reload(std::chrono::milliseconds timeout) {
+  ReloadPort port;
+  port.fetch = [this](std::string& error) { return status(error); };
+  port.hangup = [](long pid) -> std::string {
+    if (::kill(static_cast<pid_t>(pid), SIGHUP) == 0) return {};
+    return errno == EPERM ? std::string("permission denied (run as root or as the fieldlink user)")
+                          : std::string(std::strerror(errno));
+  };
+  port.pause = [](std::chrono::milliseconds d) { std::this_thread::sleep_for(d); };
+  port.now = [] { return std::chrono::steady_clock::now(); };
+  return reload_and_wait(port, timeout);
+}
+
+void print_reload_outcome(const ReloadOutcome& outcome) {
+  if (outcome.result == ReloadResult::reloaded) {
+    std::printf("%s\n", outcome.message.c_str());
+    return;
+  }
+  std::fprintf(stderr, "fieldlinkctl: %s", outcome.message.c_str());
+  if (!outcome.message.ends_with('\n')) std::fputc('\n', stderr);
+  for (const auto& e : outcome.errors)
+    std::fprintf(stderr, "  %s\n", e.c_str());
+}
+
+int exit_code_of(const ReloadOutcome& outcome) {
+  switch (outcome.result) {
+    case ReloadResult::reloaded:
+      return kExitOk;
+    case ReloadResult::unreachable:
+      return kExitUnreachable;
+    default:
+      return kExitFailed;
+  }
+}
+
+}  // namespace fieldlink::ctl
