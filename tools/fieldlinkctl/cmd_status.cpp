@@ -31,7 +31,8 @@ int run_status(const Words& words) {
     return kExitUnreachable;
   }
   if (parsed.args.has("--json")) {
-    std::printf("%s\n", doc->dump(2).c_str());
+    std::fputs(daemon.last_body().c_str(), stdout);
+    if (!daemon.last_body().ends_with('\n')) std::fputc('\n', stdout);
     return kExitOk;
   }
   const auto text =

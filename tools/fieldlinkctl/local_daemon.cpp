@@ -1,15 +1,42 @@
 #include "local_daemon.hpp"
 
+#include <algorithm>
 #include <csignal>
 #include <cstring>
+#include <filesystem>
 #include <thread>
 
 #include "adapters/builtin.hpp"
+#include "config/yaml_tree.hpp"
 #include "daemon_endpoint.hpp"
 #include "exit_codes.hpp"
 #include "status_client.hpp"
 
 namespace fieldlink::ctl {
+namespace {
+
+// status.listen read from the YAML alone (main file, then conf.d), for when the config does not
+// validate: that is exactly when `reload` must still reach the daemon to show its verdict.
+std::optional<config::ListenAddress> raw_listen(const std::string& config_path) {
+  Diagnostics ignored;
+  auto root = config::read_yaml_file(config_path, ignored);
+  std::vector<std::string> extra;
+  std::error_code ec;
+  const auto conf_d = std::filesystem::path(config_path).parent_path() / "conf.d";
+  for (const auto& e : std::filesystem::directory_iterator(conf_d, ec)) {
+    if (e.path().extension() == ".yaml") extra.push_back(e.path().string());
+  }
+  std::sort(extra.begin(), extra.end());
+  for (const auto& f : extra)
+    config::merge_into(root, config::read_yaml_file(f, ignored));
+  const auto* status = root.find("status");
+  const auto* listen = status ? status->find("listen") : nullptr;
+  if (listen == nullptr || listen->kind != ConfigNode::Kind::scalar) return std::nullopt;
+  auto parsed = config::parse_listen(listen->scalar);
+  return parsed.value ? std::optional<config::ListenAddress>(*parsed.value) : std::nullopt;
+}
+
+}  // namespace
 
 std::vector<OptionSpec> with_common_options(std::vector<OptionSpec> specific) {
   specific.push_back({"--config", true});
@@ -34,16 +61,22 @@ const config::Config* LocalDaemon::config() {
 
 std::string LocalDaemon::url() {
   if (url_) return *url_;
+  std::optional<config::ListenAddress> listen;
   if (const auto* c = config()) {
-    std::string error;
-    auto url = url_from_listen(c->status.listen, error);
-    if (!url.empty()) return url;
-    url_note_ = error;
+    listen = c->status.listen;
   } else {
-    url_note_ = config_path_ +
-                " does not load (see fieldlinkctl check-config), so its "
-                "status.listen is unknown; tried the default";
+    listen = raw_listen(config_path_);
   }
+  if (!listen) {
+    url_note_ = config_path_ +
+                " does not load (see fieldlinkctl check-config) and names no readable "
+                "status.listen; tried the default";
+    return kDefaultUrl;
+  }
+  std::string error;
+  auto found = url_from_listen(*listen, error);
+  if (!found.empty()) return found;
+  url_note_ = error;
   return kDefaultUrl;
 }
 
@@ -59,6 +92,7 @@ std::optional<nlohmann::json> LocalDaemon::status(std::string& message) {
     message = where + "/status answered HTTP " + std::to_string(reply.status) + "\n";
     return std::nullopt;
   }
+  last_body_ = reply.body;
   auto doc = nlohmann::json::parse(reply.body, nullptr, false);
   if (doc.is_discarded() || !doc.is_object()) {
     message = where + "/status did not answer a JSON object; is that fieldlinkd?\n";
