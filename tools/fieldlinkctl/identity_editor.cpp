@@ -183,19 +183,29 @@ EditResult add_identity(const IdentityPlace& place, const AddRequest& r) {
     case CredentialKind::none:
       break;
   }
+  // Folders made here are removed again if the edit is refused (rmdir: only while empty).
+  std::vector<std::string> made;
+  auto undo_dirs = [&] {
+    for (auto it = made.rbegin(); it != made.rend(); ++it)
+      ::rmdir(it->c_str());
+  };
+  if (!fs::is_directory(dir, ec)) made.push_back(dir);
   if (auto why = ensure_dir(dir, 0755); !why.empty()) {
     result.errors.push_back(why);
     return result;
   }
   std::string written_key;
   if (!key_content.empty()) {
+    if (!fs::is_directory(place.keys_dir, ec)) made.push_back(place.keys_dir);
     if (auto why = ensure_dir(place.keys_dir, 0700); !why.empty()) {
+      undo_dirs();
       result.errors.push_back(why);
       return result;
     }
     written_key =
         absolute((fs::path(place.keys_dir) / key_file_name(r.device_id, r.module_id)).string());
     if (auto why = write_new_file(written_key, key_content + "\n", 0600); !why.empty()) {
+      undo_dirs();
       result.errors.push_back(why);
       return result;
     }
@@ -204,6 +214,7 @@ EditResult add_identity(const IdentityPlace& place, const AddRequest& r) {
   }
   auto undo_key = [&] {
     if (!written_key.empty()) ::unlink(written_key.c_str());
+    undo_dirs();
   };
 
   std::string error;
