@@ -12,10 +12,10 @@ from daemon_fixture import FIELDLINKCTL, FIELDLINKD, Daemon, http_get  # noqa: E
 from peers import HubEmulator, Mosquitto, free_port  # noqa: E402,F401
 
 
-def ctl(*args, timeout=30, env=None):
+def ctl(*args, timeout=30, env=None, stdin_text=""):
     """Runs fieldlinkctl; returns the CompletedProcess (text stdout/stderr)."""
     return subprocess.run([FIELDLINKCTL, *args], capture_output=True, text=True, timeout=timeout,
-                          env=dict(os.environ, **(env or {})))
+                          env=dict(os.environ, **(env or {})), input=stdin_text)
 
 
 def wait_until(condition, timeout=15.0, what="condition"):

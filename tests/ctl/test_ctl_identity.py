@@ -100,12 +100,14 @@ class IdentityCommands(unittest.TestCase):
     def test_add_tells_the_daemon_and_remove_ends_the_session_and_deletes_the_key(self):
         key = self.hub.add_device("ctl-dev-2")
         out = ctl("identity", "add", "--config", self.cfg, "--source", "modbus://line/2",
-                  "--device-id", "ctl-dev-2", "--key", key)
+                  "--device-id", "ctl-dev-2", "--key", "-", stdin_text=key + "\n")
         self.assertEqual(out.returncode, 0, out.stderr)
         self.assertIn("configuration reloaded", out.stdout)
         self.assertNotIn(key, out.stdout + out.stderr)
         key_file = os.path.join(self.daemon.dir, "keys", "ctl-dev-2.key")
         self.assertEqual(mode(key_file), 0o600)
+        with open(key_file) as f:
+            self.assertEqual(f.read(), key + "\n")
         wait_until(lambda: (self.session("ctl-dev-2") or {}).get("state") == "online",
                    what="ctl-dev-2's session online")
 

@@ -3,6 +3,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <iostream>
 #include <stdexcept>
 
 #include "commands.hpp"
@@ -187,6 +188,10 @@ int add(const Words& words) {
   if (a.has("--key")) {
     r.kind = CredentialKind::key;
     r.key_base64 = *a.value("--key");
+    // `--key -` reads it from stdin, which keeps it out of the process list and shell history.
+    if (r.key_base64 == "-" && !std::getline(std::cin, r.key_base64)) {
+      return usage_error("--key -: nothing to read on stdin");
+    }
   } else if (a.has("--generate-key")) {
     r.kind = CredentialKind::generate;
   } else if (a.has("--group-key-file")) {

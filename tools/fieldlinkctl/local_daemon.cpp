@@ -101,9 +101,24 @@ std::optional<nlohmann::json> LocalDaemon::status(std::string& message) {
   return doc;
 }
 
+void LocalDaemon::warn_if_other_config(const nlohmann::json& status) const {
+  if (!status.contains("config") || !status["config"].is_object()) return;
+  const auto running = status["config"].value("file", std::string());
+  std::error_code ec;
+  if (running.empty() || !std::filesystem::path(running).is_absolute()) return;
+  if (std::filesystem::equivalent(running, config_path_, ec) || ec) return;
+  std::fprintf(stderr, "fieldlinkctl: warning: fieldlinkd runs %s, not %s\n", running.c_str(),
+               config_path_.c_str());
+}
+
 ReloadOutcome LocalDaemon::reload(std::chrono::milliseconds timeout) {
   ReloadPort port;
-  port.fetch = [this](std::string& error) { return status(error); };
+  bool checked = false;
+  port.fetch = [this, &checked](std::string& error) {
+    auto doc = status(error);
+    if (doc && !std::exchange(checked, true)) warn_if_other_config(*doc);
+    return doc;
+  };
   port.hangup = [](long pid) -> std::string {
     if (::kill(static_cast<pid_t>(pid), SIGHUP) == 0) return {};
     return errno == EPERM ? std::string("permission denied (run as root or as the fieldlink user)")

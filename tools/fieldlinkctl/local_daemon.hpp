@@ -37,6 +37,10 @@ class LocalDaemon {
   ReloadOutcome reload(std::chrono::milliseconds timeout);
 
  private:
+  // An edit of one config followed by a reload of a daemon that runs another would look like a
+  // success; say so. A path the daemon reports relative to its own folder cannot be compared.
+  void warn_if_other_config(const nlohmann::json& status) const;
+
   std::string config_path_;
   std::optional<std::string> url_;
   bool loaded_once_ = false;
