@@ -10,6 +10,7 @@
 
 #include "core/crypto.hpp"
 #include "core/ids.hpp"
+#include "edit_lock.hpp"
 #include "identity-map/identity_map.hpp"
 #include "identity_file.hpp"
 #include "secret_file.hpp"
@@ -141,6 +142,12 @@ std::string identities_dir(const std::string& config_path) {
 
 EditResult add_identity(const IdentityPlace& place, const AddRequest& r) {
   EditResult result;
+  std::string lock_error;
+  const EditLock lock(fs::path(place.config_path).parent_path().string(), lock_error);
+  if (!lock_error.empty()) {
+    result.errors.push_back(lock_error);
+    return result;
+  }
   auto current = place.load({});
   if (!current.config) {
     result.errors.push_back(
@@ -253,6 +260,12 @@ EditResult add_identity(const IdentityPlace& place, const AddRequest& r) {
 EditResult remove_identity(const IdentityPlace& place, const std::string& device_id,
                            const std::string& module_id) {
   EditResult result;
+  std::string lock_error;
+  const EditLock lock(fs::path(place.config_path).parent_path().string(), lock_error);
+  if (!lock_error.empty()) {
+    result.errors.push_back(lock_error);
+    return result;
+  }
   auto current = place.load({});
   if (!current.config) {
     result.errors.push_back(
