@@ -284,7 +284,7 @@ class Daemon final : public hub::DownlinkHandler, public StatusProvider {
   }
 
   void refuse_reload(const std::string& why) {
-    daemon_status_.reload_failed();
+    daemon_status_.reload_failed(why);
     log_.error({.event = "config.reload_failed"},
                "configuration not reloaded: " + why +
                    "; still running on the configuration loaded before");
@@ -304,6 +304,7 @@ class Daemon final : public hub::DownlinkHandler, public StatusProvider {
       for (const auto& d : loaded.diagnostics.items()) {
         log_.error({.event = "config.invalid"}, d.to_string());
       }
+      daemon_status_.reload_errors(loaded.diagnostics);
       return refuse_reload(std::to_string(loaded.diagnostics.size()) + " error(s)");
     }
     const auto& next = *loaded.config;

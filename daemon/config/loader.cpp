@@ -17,10 +17,9 @@ using Kind = ConfigNode::Kind;
 
 constexpr std::string_view kConfD = "conf.d";
 
-std::vector<std::string> conf_d_files(const std::string& main) {
+std::vector<std::string> yaml_files_in(const fs::path& dir) {
   std::vector<std::string> files;
   std::error_code ec;
-  const auto dir = fs::path(main).parent_path() / kConfD;
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
     if (entry.path().extension() == ".yaml" && entry.is_regular_file(ec)) {
       files.push_back(entry.path().string());
@@ -30,13 +29,25 @@ std::vector<std::string> conf_d_files(const std::string& main) {
   return files;
 }
 
-// Device ids as IoT Hub accepts them: up to 128 ASCII letters, digits and -.%_*?!(),:=@$'
-bool valid_hub_id(std::string_view id) {
-  constexpr std::string_view kExtra = "-.%_*?!(),:=@$'";
-  return !id.empty() && id.size() <= 128 && std::all_of(id.begin(), id.end(), [&](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           kExtra.find(c) != std::string_view::npos;
-  });
+std::vector<std::string> conf_d_files(const std::string& main) {
+  return yaml_files_in(fs::path(main).parent_path() / kConfD);
+}
+
+// Appends the bindings of one identities.d file to the document's `identities:` list.
+void merge_identity_file(ConfigNode& root, ConfigNode list, Diagnostics& diagnostics) {
+  if (list.kind == Kind::null) return;  // an empty file binds nothing
+  if (list.kind != Kind::sequence) {
+    diagnostics.add(list.where, "identities",
+                    "an identities.d file is a list of bindings (- source: …, device_id: …), " +
+                        got_text(list));
+    return;
+  }
+  ConfigNode overlay;
+  overlay.kind = Kind::map;
+  overlay.where = list.where;
+  overlay.key_locations.push_back(list.where);
+  overlay.entries.emplace_back("identities", std::move(list));
+  merge_into(root, std::move(overlay));
 }
 
 // Adapter names become the second part of source addresses (modbus://<adapter>/<unit>).
@@ -299,7 +310,20 @@ void Validator::cross_checks(const ConfigNode& root, Config& config) {
 
 }  // namespace
 
-LoadResult load_config(const std::string& path, const AdapterRegistry& adapters) {
+bool valid_hub_id(std::string_view id) {
+  constexpr std::string_view kExtra = "-.%_*?!(),:=@$'";
+  return !id.empty() && id.size() <= 128 && std::all_of(id.begin(), id.end(), [&](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           kExtra.find(c) != std::string_view::npos;
+  });
+}
+
+std::vector<std::string> identity_d_files(const std::string& main_path) {
+  return yaml_files_in(fs::path(main_path).parent_path() / kIdentitiesD);
+}
+
+LoadResult load_config(const std::string& path, const AdapterRegistry& adapters,
+                       const LoadOptions& options) {
   LoadResult result;
   auto root = read_yaml_file(path, result.diagnostics);
   std::vector<std::string> files{path};
@@ -311,6 +335,10 @@ LoadResult load_config(const std::string& path, const AdapterRegistry& adapters)
       continue;
     }
     merge_into(root, std::move(overlay));
+    files.push_back(std::move(extra));
+  }
+  for (auto& extra : options.identity_files ? *options.identity_files : identity_d_files(path)) {
+    merge_identity_file(root, read_yaml_file(extra, result.diagnostics), result.diagnostics);
     files.push_back(std::move(extra));
   }
   if (!result.diagnostics.empty()) return result;

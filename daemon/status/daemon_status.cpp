@@ -4,6 +4,8 @@
 
 #include <unistd.h>
 
+#include <utility>
+
 namespace fieldlink {
 
 DaemonStatus::DaemonStatus(const Clock& clock, std::string config_path)
@@ -15,11 +17,21 @@ void DaemonStatus::loaded(const config::Config& config) {
   loaded_at_ = clock_.wall_now();
   ++loads_;
   last_reload_failed_ = false;
+  pending_errors_.clear();
 }
 
-void DaemonStatus::reload_failed() {
+void DaemonStatus::reload_errors(const Diagnostics& diagnostics) {
+  pending_errors_.clear();
+  for (const auto& d : diagnostics.items())
+    pending_errors_.push_back(d.to_string());
+}
+
+void DaemonStatus::reload_failed(std::string why) {
   ++reload_failures_;
   last_reload_failed_ = true;
+  reload_failed_at_ = clock_.wall_now();
+  last_reload_error_ = std::move(why);
+  last_reload_errors_ = std::exchange(pending_errors_, {});
 }
 
 void DaemonStatus::describe(nlohmann::json& status) const {
@@ -34,6 +46,12 @@ void DaemonStatus::describe(nlohmann::json& status) const {
                       {"reloads", loads_ - 1},
                       {"reload_failures", reload_failures_},
                       {"last_reload_failed", last_reload_failed_}};
+  // Kept after a later successful reload, so a tool that raced with it still finds what failed.
+  if (reload_failures_ > 0) {
+    status["config"]["last_reload_failure"] = {{"at", utc_iso8601(reload_failed_at_)},
+                                               {"error", last_reload_error_},
+                                               {"errors", last_reload_errors_}};
+  }
 }
 
 void DaemonStatus::collect(MetricsWriter& m) const {

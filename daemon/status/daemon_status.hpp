@@ -8,6 +8,7 @@
 
 #include "config/config.hpp"
 #include "core/clock.hpp"
+#include "core/diagnostics.hpp"
 #include "status/status_board.hpp"
 
 namespace fieldlink {
@@ -17,7 +18,10 @@ class DaemonStatus final : public StatusProvider {
   DaemonStatus(const Clock& clock, std::string config_path);
 
   void loaded(const config::Config& config);
-  void reload_failed();
+  // The errors that made the coming reload_failed() refuse the config, one `file:line:col: …`
+  // each, so `fieldlinkctl reload` can show them without access to the daemon's log.
+  void reload_errors(const Diagnostics& diagnostics);
+  void reload_failed(std::string why);
 
   void describe(nlohmann::json& status) const override;
   void collect(MetricsWriter& metrics) const override;
@@ -33,6 +37,10 @@ class DaemonStatus final : public StatusProvider {
   std::uint64_t loads_ = 0;
   std::uint64_t reload_failures_ = 0;
   bool last_reload_failed_ = false;
+  std::chrono::system_clock::time_point reload_failed_at_;
+  std::string last_reload_error_;
+  std::vector<std::string> pending_errors_;
+  std::vector<std::string> last_reload_errors_;
 };
 
 }  // namespace fieldlink

@@ -1,103 +1,93 @@
-// fieldlinkctl: the operator's console tool for a local fieldlinkd.
-#include <unistd.h>
-
+// fieldlinkctl: the operator's console tool for a local fieldlinkd. Dispatch only; each command
+// lives in its own cmd_*.cpp and the logic in the fieldlink_ctl library.
 #include <cstdio>
+#include <exception>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
-#include "status_client.hpp"
+#include "commands.hpp"
+#include "daemon_endpoint.hpp"
+#include "exit_codes.hpp"
 
 namespace {
 
-constexpr const char* kDefaultUrl = "http://127.0.0.1:8086";
-
 void usage(std::FILE* to) {
-  std::fprintf(to,
-               "usage: fieldlinkctl status [--url URL] [--json]\n"
-               "  URL is http://HOST:PORT or unix:/PATH (default %s), as in status.listen\n",
-               kDefaultUrl);
-}
-
-std::string uptime_text(double seconds) {
-  auto s = static_cast<long long>(seconds);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%lldd %02lld:%02lld:%02lld", s / 86400, s / 3600 % 24,
-                s / 60 % 60, s % 60);
-  return buf;
-}
-
-int print_status(const std::string& url, bool json) {
-  const auto reply = fieldlink::ctl::http_get(url, "/status");
-  if (!reply.error.empty()) {
-    std::fprintf(stderr,
-                 "fieldlinkctl: cannot reach fieldlinkd at %s: %s\n"
-                 "  is it running? (systemctl status fieldlinkd) Does --url match status.listen?\n",
-                 url.c_str(), reply.error.c_str());
-    return 2;
-  }
-  if (reply.status != 200) {
-    std::fprintf(stderr, "fieldlinkctl: %s/status answered %d\n", url.c_str(), reply.status);
-    return 2;
-  }
-  if (json) {
-    std::fputs(reply.body.c_str(), stdout);
-    return 0;
-  }
-  const auto doc = nlohmann::json::parse(reply.body, nullptr, false);
-  if (doc.is_discarded() || !doc.is_object()) {
-    std::fprintf(stderr, "fieldlinkctl: %s/status did not answer JSON\n", url.c_str());
-    return 2;
-  }
-  const bool tty = ::isatty(STDOUT_FILENO) != 0;
-  const bool healthy = doc.value("healthy", false);
-  const char* mark = healthy ? (tty ? "\033[32mhealthy\033[0m" : "healthy")
-                             : (tty ? "\033[31mUNHEALTHY\033[0m" : "UNHEALTHY");
-  std::printf("fieldlinkd %s  pid %ld  up %s  %s\n", doc.value("version", "?").c_str(),
-              doc.value("pid", 0L), uptime_text(doc.value("uptime_seconds", 0.0)).c_str(), mark);
-  for (const auto& p : doc.value("problems", std::vector<std::string>{})) {
-    std::printf("  problem: %s\n", p.c_str());
-  }
-  if (doc.contains("config")) {
-    const auto& c = doc["config"];
-    std::printf("config     %s (loaded %s, %llu reloads, %llu failed%s)\n",
-                c.value("file", "?").c_str(), c.value("loaded_at", "?").c_str(),
-                c.value("reloads", 0ULL), c.value("reload_failures", 0ULL),
-                c.value("last_reload_failed", false) ? "; LAST RELOAD FAILED, see the log" : "");
-  }
-  std::printf("adapters   %zu\n", doc.value("adapters", nlohmann::json::array()).size());
-  std::printf("devices    %zu\n", doc.value("devices", nlohmann::json::array()).size());
-  std::printf("sessions   %zu\n", doc.value("sessions", nlohmann::json::array()).size());
-  return 0;
+  std::fprintf(
+      to,
+      "usage: fieldlinkctl COMMAND [options]\n"
+      "\n"
+      "commands:\n"
+      "  status [--json]          the daemon, adapters, devices, hub sessions and journal\n"
+      "  devices                  one line per device: source, identity, adapter, state,\n"
+      "                           age of the last reading, errors\n"
+      "  check-config             validate the configuration as `fieldlinkd --check-config`\n"
+      "  reload [--timeout S]     SIGHUP fieldlinkd and wait (default 10 s) until it has\n"
+      "                           reloaded or refused the configuration; prints the errors\n"
+      "  identity list            bindings of sources to hub identities, with their sessions\n"
+      "  identity show DEVICE_ID [--module-id M]\n"
+      "  identity add --source S --device-id D [--module-id M] CREDENTIAL\n"
+      "                [--keys-dir DIR] [--no-reload]\n"
+      "      CREDENTIAL is one of:\n"
+      "        --key BASE64                 written to DIR/<device>.key (mode 0600);\n"
+      "                                     `--key -` reads it from stdin (not in ps)\n"
+      "        --key-file F                 an existing SAS key file (mode 0600)\n"
+      "        --generate-key [--show-key]  a new random key in DIR; --show-key prints it once\n"
+      "                                     on stdout, to register the device in the hub\n"
+      "        --cert-file C --key-file K   X.509 certificate and private key\n"
+      "        --group-key-file G           for a wildcard source (mqtt://<adapter>/+) whose\n"
+      "                                     device id names the levels ({1}); keys derived\n"
+      "      Writes identities.d/<device>.yaml beside the config after checking the whole\n"
+      "      configuration with it; DIR defaults to <config folder>/keys (made 0700).\n"
+      "  identity remove DEVICE_ID [--module-id M] [--no-reload]\n"
+      "      Deletes the identities.d file `identity add` wrote, and the key file it made.\n"
+      "\n"
+      "options of every command:\n"
+      "  --config FILE   the configuration (default %s); conf.d/ and identities.d/ beside it\n"
+      "  --url URL       the status endpoint, http://HOST:PORT or unix:/PATH (default: the\n"
+      "                  config's status.listen, else %s)\n"
+      "\n"
+      "colour only when stdout is a terminal and NO_COLOR is not set.\n"
+      "\n"
+      "exit codes: %d ok; %d failed (config invalid, reload refused, edit refused);\n"
+      "            %d fieldlinkd not reachable; %d usage error\n",
+      fieldlink::ctl::kDefaultConfig, fieldlink::ctl::kDefaultUrl, fieldlink::ctl::kExitOk,
+      fieldlink::ctl::kExitFailed, fieldlink::ctl::kExitUnreachable, fieldlink::ctl::kExitUsage);
 }
 
 }  // namespace
 
+namespace fieldlink::ctl {
+
+int usage_error(const std::string& what) {
+  std::fprintf(stderr, "fieldlinkctl: %s (see fieldlinkctl --help)\n", what.c_str());
+  return kExitUsage;
+}
+
+}  // namespace fieldlink::ctl
+
 int main(int argc, char** argv) {
-  std::vector<std::string_view> args(argv + 1, argv + argc);
-  if (args.empty() || args[0] == "--help" || args[0] == "-h") {
-    usage(args.empty() ? stderr : stdout);
-    return args.empty() ? 64 : 0;
-  }
-  if (args[0] != "status") {
-    std::fprintf(stderr, "fieldlinkctl: unknown command '%s'\n", argv[1]);
+  using namespace fieldlink::ctl;
+  const std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty()) {
     usage(stderr);
-    return 64;
+    return kExitUsage;
   }
-  std::string url = kDefaultUrl;
-  bool json = false;
-  for (size_t i = 1; i < args.size(); ++i) {
-    if (args[i] == "--url" && i + 1 < args.size()) {
-      url = args[++i];
-    } else if (args[i] == "--json") {
-      json = true;
-    } else {
-      std::fprintf(stderr, "fieldlinkctl: unknown argument '%s'\n", std::string(args[i]).c_str());
-      usage(stderr);
-      return 64;
-    }
+  const std::string_view command = args[0];
+  if (command == "--help" || command == "-h" || command == "help") {
+    usage(stdout);
+    return kExitOk;
   }
-  return print_status(url, json);
+  const Words rest(args.begin() + 1, args.end());
+  try {
+    if (command == "status") return run_status(rest);
+    if (command == "devices") return run_devices(rest);
+    if (command == "check-config") return run_check_config(rest);
+    if (command == "reload") return run_reload(rest);
+    if (command == "identity") return run_identity(rest);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "fieldlinkctl: %s\n", e.what());
+    return kExitFailed;
+  }
+  return usage_error("unknown command '" + args[0] + "'");
 }
