@@ -8,6 +8,7 @@
 #include "app.hpp"
 #include "config/loader.hpp"
 #include "config/schema.hpp"
+#include "identity-map/checked_config.hpp"
 
 namespace {
 
@@ -67,7 +68,7 @@ int main(int argc, char** argv) {
   }
   const auto adapters = fieldlink::builtin_adapters();
   if (check_only) {
-    const auto loaded = fieldlink::config::load_config(options.config_path, adapters);
+    const auto loaded = fieldlink::load_checked_config(options.config_path, adapters);
     if (loaded.config) {
       std::puts("ok");
       return fieldlink::kExitOk;

@@ -33,6 +33,20 @@ class CheckConfig(unittest.TestCase):
             "or TiB",
         ])
 
+    def test_a_key_that_is_not_base64_fails_the_check_not_the_start(self):
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "fieldlink.yaml")
+            key = os.path.join(d, "a.key")
+            with open(key, "w") as f:
+                f.write("not base64!!\n")
+            os.chmod(key, 0o600)
+            with open(path, "w") as f:
+                f.write("hub: {host: hub.example}\nidentities:\n"
+                        "  - {source: \"mqtt://plant/a\", device_id: a, key_file: a.key}\n")
+            out = run("--check-config", "--config", path)
+        self.assertEqual((out.returncode, out.stdout),
+                         (1, f"{path}:3:5: identities[0]: key file a.key does not hold a base64 key\n"))
+
     def test_print_schema_documents_every_key(self):
         out = run("--print-schema")
         self.assertEqual(out.returncode, 0)

@@ -8,6 +8,7 @@
 
 #include "adapters/builtin.hpp"
 #include "config/yaml_tree.hpp"
+#include "identity-map/checked_config.hpp"
 #include "daemon_endpoint.hpp"
 #include "exit_codes.hpp"
 #include "status_client.hpp"
@@ -48,7 +49,7 @@ LocalDaemon::LocalDaemon(const ParsedArgs& args)
     : config_path_(args.value("--config").value_or(kDefaultConfig)), url_(args.value("--url")) {}
 
 config::LoadResult LocalDaemon::load(const config::LoadOptions& options) const {
-  return config::load_config(config_path_, builtin_adapters(), options);
+  return load_checked_config(config_path_, builtin_adapters(), options);
 }
 
 const config::Config* LocalDaemon::config() {
