@@ -45,7 +45,7 @@ class CheckConfig(unittest.TestCase):
                         "  - {source: \"mqtt://plant/a\", device_id: a, key_file: a.key}\n")
             out = run("--check-config", "--config", path)
         self.assertEqual((out.returncode, out.stdout),
-                         (1, f"{path}:3:5: identities[0]: key file a.key does not hold a base64 key\n"))
+                         (1, f"{path}:3:5: identities[0]: key file {key} does not hold a base64 key\n"))
 
     def test_print_schema_documents_every_key(self):
         out = run("--print-schema")
