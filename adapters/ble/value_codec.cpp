@@ -189,17 +189,27 @@ Encoded encode_11073(const FieldCodec& c, const nlohmann::json& value, bool is_s
   const std::int64_t max_m = is_short ? 2045 : 8388605;
   const int min_e = is_short ? -8 : -128;
   const int max_e = is_short ? 7 : 127;
+  // The largest exponent that still represents the value exactly (36.4 → 364 × 10^-1, as a
+  // device would send it); failing that, the smallest that fits (the most precise).
+  std::optional<std::pair<int, std::int64_t>> exact;
+  std::optional<std::pair<int, std::int64_t>> first_fit;
   for (int e = min_e; e <= max_e; ++e) {
     const double magnitude = std::pow(10.0, static_cast<double>(std::abs(e)));
     const double m = std::round(e >= 0 ? v / magnitude : v * magnitude);
     if (std::abs(m) > static_cast<double>(max_m)) continue;
     const auto mantissa = static_cast<std::int64_t>(m);
+    if (!first_fit) first_fit.emplace(e, mantissa);
+    const double back = e >= 0 ? m * magnitude : m / magnitude;
+    if (std::abs(back - v) <= std::abs(v) * 1e-12) exact.emplace(e, mantissa);
+    if (v == 0.0) break;
+  }
+  if (const auto chosen = exact ? exact : first_fit) {
+    const auto [e, mantissa] = *chosen;
     const unsigned ebits = is_short ? 4 : 8;
     const auto exponent_bits = static_cast<std::uint64_t>(e) & ((std::uint64_t{1} << ebits) - 1);
     const auto mantissa_bits =
         static_cast<std::uint64_t>(mantissa) & ((std::uint64_t{1} << mbits) - 1);
-    const auto raw = exponent_bits << mbits | mantissa_bits;
-    return {write_unsigned(raw, width, c.endian), {}};
+    return {write_unsigned(exponent_bits << mbits | mantissa_bits, width, c.endian), {}};
   }
   return fail("value out of range for " + type_text(c.type));
 }
