@@ -47,6 +47,17 @@ std::int64_t sign_extend(std::uint64_t v, unsigned bits) {
   return static_cast<std::int64_t>((v ^ m) - m);
 }
 
+// raw × scale + value_offset, dividing where the scale is an exact fraction 1/k, so that
+// 2138 × 0.01 is 21.38 and not 21.380000000000003 in the JSON sent upstream.
+double apply_scale(double raw, const FieldCodec& c) {
+  double v = raw * c.scale;
+  if (c.scale != 0.0 && std::abs(c.scale) < 1.0) {
+    const double k = 1.0 / c.scale;
+    if (std::abs(k - std::round(k)) < 1e-9) v = raw / std::round(k);
+  }
+  return v + c.value_offset;
+}
+
 std::string type_text(ValueType t) {
   switch (t) {
     case ValueType::uint8:
@@ -92,7 +103,7 @@ Decoded decode_11073(std::uint64_t raw, bool is_short, const FieldCodec& c) {
   const double magnitude = std::pow(10.0, static_cast<double>(std::abs(exponent)));
   double v = exponent >= 0 ? static_cast<double>(mantissa) * magnitude
                            : static_cast<double>(mantissa) / magnitude;
-  v = v * c.scale + c.value_offset;
+  v = apply_scale(v, c);
   return {Value(v), false, {}};
 }
 
@@ -139,21 +150,20 @@ Decoded decode(const FieldCodec& c, const Bytes& bytes) {
     case ValueType::uint8:
     case ValueType::uint16:
     case ValueType::uint32:
-      if (c.scaled())
-        return {Value(static_cast<double>(raw) * c.scale + c.value_offset), false, {}};
+      if (c.scaled()) return {Value(apply_scale(static_cast<double>(raw), c)), false, {}};
       return {Value(static_cast<std::int64_t>(raw)), false, {}};
     case ValueType::int8:
     case ValueType::int16:
     case ValueType::int32: {
       const auto v = sign_extend(raw, static_cast<unsigned>(width * 8));
-      if (c.scaled()) return {Value(static_cast<double>(v) * c.scale + c.value_offset), false, {}};
+      if (c.scaled()) return {Value(apply_scale(static_cast<double>(v), c)), false, {}};
       return {Value(v), false, {}};
     }
     case ValueType::float32: {
       const auto f = std::bit_cast<float>(static_cast<std::uint32_t>(raw));
       if (!std::isfinite(f))
         return {Value(std::string(std::isnan(f) ? "NaN" : f > 0 ? "+INF" : "-INF")), true, {}};
-      return {Value(static_cast<double>(f) * c.scale + c.value_offset), false, {}};
+      return {Value(apply_scale(static_cast<double>(f), c)), false, {}};
     }
     case ValueType::sfloat:
       return decode_11073(raw, true, c);
