@@ -436,6 +436,12 @@ class BleAdapter::Core final : public BluezEvents, public std::enable_shared_fro
     const bool needed = settings_->needs_discovery() ||
                         std::any_of(devices_.begin(), devices_.end(),
                                     [](const auto& d) { return d->state == State::absent; });
+    if (!needed && discovering_ && !discovery_in_flight_ && controller_ready()) {
+      // Scanning competes with connections for the radio: stop once nothing is searched for.
+      discovering_ = false;
+      link_.stop_discovery(controller_path_, [](BluezResult) {});
+      return;
+    }
     if (!needed || discovering_ || discovery_in_flight_ || !controller_ready()) return;
     discovery_in_flight_ = true;
     link_.start_discovery(controller_path_, {}, [weak = weak_from_this()](BluezResult r) {

@@ -360,7 +360,8 @@ class SdbusBluezLink::Thread final : public std::enable_shared_from_this<Thread>
     } else if (member == "InterfacesRemoved") {
       std::vector<std::string> names;
       m >> path >> names;
-      proxies_.erase(path);
+      // The proxy stays: a call still in flight on it gets its error reply (UnknownObject or a
+      // timeout) from the bus; destroying the proxy would drop that call without an answer.
       for (const auto& name : names) {
         if (auto i = interface_of(name)) {
           post([ev = events_, p = std::string(path), i = *i] { ev->interface_removed(p, i); });

@@ -215,6 +215,46 @@ TEST(BleAdapter, WritesLandWithTheRightTypeAndAnswerTheRealOutcome) {
   EXPECT_EQ(device_status(h)["failed_writes"], 2);
 }
 
+TEST(BleAdapter, AWriteTheDeviceDoesNotAnswerInTimeIs504) {
+  BluezMock m;
+  m.add_adapter("hci0");
+  Tag tag(m);
+  std::string cfg = config(kTagDevice);
+  cfg.replace(cfg.find("io_timeout: 3s"), 14, "io_timeout: 300ms");
+  AdapterHarness h(cfg);
+  ASSERT_TRUE(h.run_until([&] { return online(h); }, 10s));
+  m.set_write_delay(tag.led, 1.5);
+  const auto started = std::chrono::steady_clock::now();
+  const auto o =
+      h.call(Command::Kind::method, kSource, "write", R"({"characteristic":"led","value":1})");
+  ASSERT_TRUE(o);
+  EXPECT_EQ(o->status, 504) << o->payload;
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 1400ms);  // answered at the timeout
+  EXPECT_NE(json::parse(o->payload)["error"].get<std::string>().find("org.freedesktop.DBus.Error"),
+            std::string::npos)
+      << o->payload;
+}
+
+TEST(BleAdapter, ADiscoveryRuleBindsMatchingDevices) {
+  BluezMock m;
+  m.add_adapter("hci0");
+  AdapterHarness h(config(R"(    devices:
+      - discover: { name_prefix: Thermo }
+        characteristics: [ { name: battery, uuid: 2a19, read: 200ms } ]
+)"));
+  ASSERT_TRUE(h.run_until([&] { return h.status()["bluez"]["discovering"] == true; }, 10s));
+  Tag other(m, "AA:BB:CC:DD:EE:09");  // named "Tag": not bound
+  const auto thermo = m.add_device("AA:BB:CC:DD:EE:07", "Thermo-7");
+  const auto svc = m.add_service(thermo, "service0010", "0000180f-0000-1000-8000-00805f9b34fb");
+  m.add_char(svc, "char0011", kBatteryUuid, {"read"}, {0x2A});
+  const std::string source = "ble://tags/AA:BB:CC:DD:EE:07";
+  ASSERT_TRUE(h.run_until([&] { return readings_of(h, "battery", source).size() >= 2; }, 10s))
+      << h.status().dump(2);
+  EXPECT_EQ(readings_of(h, "battery", source)[0]->values[0].second, Value(std::int64_t{42}));
+  EXPECT_EQ(h.status()["devices"].size(), 1u);
+  EXPECT_TRUE(m.calls(other.device, "Connect").empty());
+}
+
 TEST(BleAdapter, BadWritesAnswerAnErrorAndChangeNothing) {
   BluezMock m;
   m.add_adapter("hci0");

@@ -112,6 +112,9 @@ class BluezMock {
   void set_write_error(const std::string& chr, const std::string& name) {
     mock_void("SetWriteError", chr, name);
   }
+  void set_write_delay(const std::string& chr, double seconds) {
+    mock_void("SetWriteDelay", chr, seconds);
+  }
 
   // The calls of `method` on the object at `path`, each as its argument list.
   std::vector<std::vector<sdbus::Variant>> calls(const std::string& path,
