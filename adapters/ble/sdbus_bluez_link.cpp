@@ -127,6 +127,9 @@ class SdbusBluezLink::Thread final : public std::enable_shared_from_this<Thread>
     stopping_ = true;
     wake();
     if (thread_.joinable()) thread_.join();
+    // Queued jobs hold this object; dropping them breaks that cycle.
+    std::lock_guard lock(mutex_);
+    jobs_.clear();
   }
 
   // Queues `job` for the bus thread; false when the queue is full.
