@@ -81,6 +81,27 @@ class BleAdapter::Core final : public BluezEvents, public std::enable_shared_fro
     discovery_timer_.cancel();
     for (auto& d : devices_)
       d->cancel_timers();
+    // Commands still waiting for BlueZ are answered now: the link drops their replies.
+    for (auto& w : open_commands_) {
+      if (auto a = w.lock(); a && !a->answered) {
+        a->answered = true;
+        a->handler(outcome(503, "the adapter is stopping"));
+      }
+    }
+    open_commands_.clear();
+  }
+
+  // Wraps a command's handler so it runs exactly once, and can be answered at stop().
+  OutcomeHandler once(OutcomeHandler handler) {
+    auto a = std::make_shared<OpenCommand>();
+    a->handler = std::move(handler);
+    std::erase_if(open_commands_, [](const auto& w) { return w.expired(); });
+    open_commands_.push_back(a);
+    return [a](Outcome o) {
+      if (a->answered) return;
+      a->answered = true;
+      a->handler(std::move(o));
+    };
   }
 
   void execute(const Command& command, OutcomeHandler handler);
@@ -766,6 +787,11 @@ class BleAdapter::Core final : public BluezEvents, public std::enable_shared_fro
                                        WriteRequest& w) const;
   void write(Device& d, WriteRequest w, Ms timeout, std::function<void(BluezResult)> done);
 
+  struct OpenCommand {
+    OutcomeHandler handler;
+    bool answered = false;
+  };
+
   AdapterContext ctx_;
   std::shared_ptr<const BleSettings> settings_;
   BluezLink& link_;
@@ -790,6 +816,7 @@ class BleAdapter::Core final : public BluezEvents, public std::enable_shared_fro
   std::int64_t discovered_ = 0;
   std::uint64_t ignored_ = 0;
   std::uint64_t queue_seq_ = 0;
+  std::vector<std::weak_ptr<OpenCommand>> open_commands_;
 };
 
 std::optional<Outcome> BleAdapter::Core::prepare_write(const Device& d, const std::string& name,
@@ -853,6 +880,7 @@ void BleAdapter::Core::write(Device& d, WriteRequest w, Ms timeout,
 }
 
 void BleAdapter::Core::execute(const Command& command, OutcomeHandler handler) {
+  handler = once(std::move(handler));
   const auto mac = normalize_mac(command.target.device_key());
   Device* d =
       mac && command.target.adapter() == settings_->name.str() ? device_by_mac(*mac) : nullptr;

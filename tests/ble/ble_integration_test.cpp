@@ -235,6 +235,26 @@ TEST(BleAdapter, AWriteTheDeviceDoesNotAnswerInTimeIs504) {
       << o->payload;
 }
 
+TEST(BleAdapter, StoppingAnswersACommandStillInFlight) {
+  BluezMock m;
+  m.add_adapter("hci0");
+  Tag tag(m);
+  AdapterHarness h(config(kTagDevice));
+  ASSERT_TRUE(h.run_until([&] { return online(h); }, 10s));
+  m.set_write_delay(tag.led, 1.0);
+  Command c{Command::Kind::method, *SourceAddress::parse(kSource), "write", {}, {}, {}, {}};
+  c.payload = R"({"characteristic":"led","value":1})";
+  std::vector<Outcome> answers;
+  h.adapter->execute(c, [&](Outcome o) { answers.push_back(std::move(o)); });
+  // The write is on its way to the mock (its log shows it) when the adapter stops.
+  ASSERT_TRUE(h.run_until([&] { return !m.calls(tag.led, "WriteValue").empty(); }, 10s));
+  bool stopped = false;
+  h.adapter->stop([&] { stopped = true; });
+  ASSERT_TRUE(h.run_until([&] { return stopped; }, 10s));
+  ASSERT_EQ(answers.size(), 1u);
+  EXPECT_EQ(answers[0].status, 503) << answers[0].payload;
+}
+
 TEST(BleAdapter, ADiscoveryRuleBindsMatchingDevices) {
   BluezMock m;
   m.add_adapter("hci0");
