@@ -245,7 +245,11 @@ Encoded encode(const FieldCodec& c, const nlohmann::json& value) {
       return encode_11073(c, value, false);
     case ValueType::float32: {
       if (!value.is_number()) return fail("expected a number for float32");
-      const auto f = static_cast<float>((value.get<double>() - c.value_offset) / c.scale);
+      const double d = (value.get<double>() - c.value_offset) / c.scale;
+      if (!(std::abs(d) <= std::numeric_limits<float>::max())) {
+        return fail(nlohmann::json(value.get<double>()).dump() + " is out of range for float32");
+      }
+      const auto f = static_cast<float>(d);
       return {write_unsigned(std::bit_cast<std::uint32_t>(f), 4, c.endian), {}};
     }
     default:

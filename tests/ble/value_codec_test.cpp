@@ -182,6 +182,7 @@ TEST(ValueCodec, EncoderRefusesWhatDoesNotFit) {
   EXPECT_FALSE(encode(codec(ValueType::int8), -129).bytes);
   EXPECT_FALSE(encode(codec(ValueType::int16, Endian::little, 0, 0.01), 400).bytes);
   EXPECT_FALSE(encode(codec(ValueType::uint16), "12").bytes);
+  EXPECT_FALSE(encode(codec(ValueType::float32), 1e300).bytes);
   EXPECT_FALSE(encode(codec(ValueType::sfloat), "reserved").bytes);
   EXPECT_FALSE(encode(codec(ValueType::sfloat), 1e12).bytes);
   EXPECT_FALSE(encode(codec(ValueType::hex), "0g").bytes);
