@@ -52,9 +52,12 @@ start_broker() {
 
 # The upstream broker: TLS for the forwarders, plain TCP for the counting subscriber; no queue
 # limit so the counter never loses a reading to a full queue.
-upstream_conf() {  # TLS_PORT PLAIN_PORT
+upstream_conf() {  # TLS_PORT PLAIN_PORT [EXTRA LINES...]
+  local tls=$1 plain=$2
+  shift 2
+  set -- "$tls" "$plain" "${@:-persistence false}"
   printf '%s\n' "user root" "log_dest stderr" "log_type error" "log_type warning" \
-    "persistence false" "max_queued_messages 0" "max_keepalive 600" \
+    "${@:3}" "max_queued_messages 0" "max_keepalive 600" \
     "listener $2 127.0.0.1" "allow_anonymous true" \
     "listener $1 127.0.0.1" "allow_anonymous true" "cafile $BENCH_DIR/tls/ca.crt" \
     "certfile $BENCH_DIR/tls/server.crt" "keyfile $BENCH_DIR/tls/server.key"

@@ -6,6 +6,11 @@
 //
 //   reading_counter --port P --expect M [--topic '#'] [--idle-timeout S] [--timeout S]
 //                   [--window S]   (count only S seconds from the first reading: a paced rate)
+//                   [--session ID [--subscribe-only yes]]
+// --session keeps a persistent session (clean session off) under client id ID, so a broker with
+// persistence queues readings for it while it is away; --subscribe-only leaves right after the
+// SUBACK. Together they let a benchmark subscribe before an outage ends, so nothing the
+// forwarders deliver in the first milliseconds after the upstream returns is missed.
 // Prints `ready` once subscribed, then one result line when M unique readings arrived, nothing
 // arrived for the idle timeout, or the overall timeout passed:
 //   received U dup D order_breaks B rate R msg/s p50 X ms p99 Y ms max Z ms
@@ -13,6 +18,7 @@
 #include <mosquitto.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -21,6 +27,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -150,6 +157,7 @@ class Counter {
 struct Shared {
   Counter* counter;
   std::string topic;
+  std::atomic<bool> subscribed{false};
 };
 
 }  // namespace
@@ -159,6 +167,8 @@ int main(int argc, char** argv) {
   long expect = 0;
   std::string topic = "#";
   double idle_s = 30, total_s = 600, window_s = 0;
+  std::string session;
+  bool subscribe_only = false;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i];
     if (k == "--port")
@@ -173,6 +183,10 @@ int main(int argc, char** argv) {
       total_s = std::atof(argv[i + 1]);
     else if (k == "--window")
       window_s = std::atof(argv[i + 1]);
+    else if (k == "--session")
+      session = argv[i + 1];
+    else if (k == "--subscribe-only")
+      subscribe_only = std::string_view(argv[i + 1]) == "yes";
     else {
       std::fprintf(stderr, "reading_counter: unknown option %s\n", k.c_str());
       return 2;
@@ -186,8 +200,9 @@ int main(int argc, char** argv) {
   }
   mosquitto_lib_init();
   Counter counter(expect);
-  Shared shared{&counter, topic};
-  mosquitto* m = mosquitto_new(nullptr, true, &shared);
+  Shared shared{&counter, topic, {}};
+  mosquitto* m = session.empty() ? mosquitto_new(nullptr, true, &shared)
+                                 : mosquitto_new(session.c_str(), false, &shared);
   mosquitto_int_option(m, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
   mosquitto_connect_callback_set(m, [](mosquitto* h, void* self, int rc) {
     if (rc != 0) {
@@ -196,7 +211,8 @@ int main(int argc, char** argv) {
     }
     mosquitto_subscribe(h, nullptr, static_cast<Shared*>(self)->topic.c_str(), 1);
   });
-  mosquitto_subscribe_callback_set(m, [](mosquitto*, void*, int, int, const int*) {
+  mosquitto_subscribe_callback_set(m, [](mosquitto*, void* self, int, int, const int*) {
+    static_cast<Shared*>(self)->subscribed = true;
     std::printf("ready\n");
     std::fflush(stdout);
   });
@@ -208,6 +224,17 @@ int main(int argc, char** argv) {
       mosquitto_loop_start(m) != MOSQ_ERR_SUCCESS) {
     std::fprintf(stderr, "reading_counter: cannot connect to 127.0.0.1:%d\n", port);
     return 1;
+  }
+  if (subscribe_only) {
+    std::fflush(stdout);
+    // `ready` is printed by the SUBACK callback; wait for it, then leave the session behind.
+    for (int i = 0; i < 100 && !shared.subscribed; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    mosquitto_disconnect(m);
+    mosquitto_loop_stop(m, false);
+    mosquitto_destroy(m);
+    mosquitto_lib_cleanup();
+    return shared.subscribed ? 0 : 1;
   }
   const bool all = counter.wait(idle_s, total_s, window_s);
   counter.print();
