@@ -142,3 +142,15 @@ result_field() {  # FILE KEY
 cpu_seconds() {
   awk -v t="$(getconf CLK_TCK)" '{print ($14 + $15) / t}' "/proc/$1/stat"
 }
+
+# fieldlinkd's counters that say whether a reading was refused or lost on the way to the journal.
+loss_counters() {
+  /usr/bin/python3 -c '
+import sys, urllib.request
+text = urllib.request.urlopen("http://127.0.0.1:%s/metrics" % sys.argv[1], timeout=10).read().decode()
+keep = ("fieldlink_intake_", "fieldlink_readings_total", "fieldlink_readings_dropped_total",
+        "fieldlink_journal_appends_total", "fieldlink_journal_drops_total",
+        "fieldlink_hub_messages_acked_total", "fieldlink_hub_reconnects_total")
+print(", ".join(l.replace("fieldlink_", "") for l in text.splitlines()
+                if l.startswith(keep) and not l.endswith(" 0")))' "$STATUS_PORT"
+}
