@@ -143,14 +143,22 @@ cpu_seconds() {
   awk -v t="$(getconf CLK_TCK)" '{print ($14 + $15) / t}' "/proc/$1/stat"
 }
 
-# fieldlinkd's counters that say whether a reading was refused or lost on the way to the journal.
+# fieldlinkd's counters that say whether a reading was refused or lost on the way to the journal,
+# summed over their labels (per identity) except `reason`; only the non-zero ones.
 loss_counters() {
   /usr/bin/python3 -c '
-import sys, urllib.request
+import re, sys, urllib.request
 text = urllib.request.urlopen("http://127.0.0.1:%s/metrics" % sys.argv[1], timeout=10).read().decode()
 keep = ("fieldlink_intake_", "fieldlink_readings_total", "fieldlink_readings_dropped_total",
         "fieldlink_journal_appends_total", "fieldlink_journal_drops_total",
         "fieldlink_hub_messages_acked_total", "fieldlink_hub_reconnects_total")
-print(", ".join(l.replace("fieldlink_", "") for l in text.splitlines()
-                if l.startswith(keep) and not l.endswith(" 0")))' "$STATUS_PORT"
+sums = {}
+for line in text.splitlines():
+    if not line.startswith(keep):
+        continue
+    name, value = line.rsplit(" ", 1)
+    reason = re.search(r"reason=\"([^\"]*)\"", name)
+    key = name.split("{")[0].replace("fieldlink_", "") + ("{%s}" % reason.group(1) if reason else "")
+    sums[key] = sums.get(key, 0) + float(value)
+print(", ".join("%s %d" % (k, v) for k, v in sums.items() if v))' "$STATUS_PORT"
 }
