@@ -165,11 +165,22 @@ int run_libmosquitto(int n, const std::string& host, unsigned short port, const 
       if (rc == 0) ++*static_cast<std::atomic<int>*>(ctx);
     });
     mosquitto_connect_async(m, host.c_str(), port, 240);
-    mosquitto_loop_start(m);
     clients.push_back(m);
+    // A thread per client: where the machine caps threads, say so instead of waiting forever.
+    if (const int rc = mosquitto_loop_start(m); rc != MOSQ_ERR_SUCCESS) {
+      std::fprintf(stderr, "libmosquitto: client %d of %d has no thread (%s)\n", i + 1, n,
+                   mosquitto_strerror(rc));
+      std::_Exit(1);
+    }
   }
-  while (online < n)
+  const auto deadline = started + 300s;
+  while (online < n) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      std::fprintf(stderr, "libmosquitto: %d of %d online after 300 s\n", online.load(), n);
+      std::_Exit(1);
+    }
     std::this_thread::sleep_for(100ms);
+  }
   const double connect_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   report("libmosquitto", n, connect_seconds, socket_base, idle_s);
