@@ -133,7 +133,7 @@ class Counter {
     };
     const double span_s = static_cast<double>(last_us_ - first_us_) / 1e6;
     std::printf(
-        "received %ld dup %ld order_breaks %ld foreign %ld rate %.0f msg/s p50 %.2f ms p99 %.2f "
+        "received %ld dup %ld order_breaks %ld foreign %ld rate %.1f msg/s p50 %.2f ms p99 %.2f "
         "ms max %.2f ms\n",
         unique_, duplicates_, order_breaks_, foreign_,
         span_s > 0 ? static_cast<double>(unique_ - 1) / span_s : 0.0, pct(0.50), pct(0.99),
