@@ -106,12 +106,18 @@ class Daemon final : public hub::DownlinkHandler, public StatusProvider {
   }
   void collect(MetricsWriter& m) const override {
     if (!sink_) return;
+    m.counter("fieldlink_intake_waits_total",
+              "Readings from adapter threads that waited for room in the journal's intake.",
+              static_cast<double>(sink_->waited()));
     m.counter("fieldlink_intake_refused_total",
-              "Readings from adapter threads refused at the hand-over to the core loop.",
+              "Readings from adapter threads refused after waiting (stopping, or a stuck journal).",
               static_cast<double>(sink_->refused()));
-    m.counter("fieldlink_intake_dropped_total",
-              "Readings handed over to the core loop that the journal then refused.",
-              static_cast<double>(sink_->dropped()));
+    m.counter(
+        "fieldlink_intake_dropped_total",
+        "Readings handed over that the journal refused although it had room (a bug if not 0).",
+        static_cast<double>(sink_->lost()));
+    m.gauge("fieldlink_intake_held", "Readings held for the journal's next commit.",
+            static_cast<double>(sink_->held()));
   }
   void health(std::vector<std::string>&) const override {}
 
@@ -147,7 +153,11 @@ class Daemon final : public hub::DownlinkHandler, public StatusProvider {
     upstream_ = std::make_unique<hub::Upstream>(
         loop_, hub::UpstreamSettings{c.hub.connect_rate.per_second(), c.hub.send_rate.per_second()},
         *link_, *this, log_, clock_, rng_);
-    link_->connect(*upstream_);
+    link_->connect(*upstream_, [this] {
+      if (!sink_) return;
+      sink_->settled();
+      if (draining_) drain_and_stop();
+    });
     router_ = std::make_unique<Router>(
         loop_, router_settings(c), *link_, *link_, *upstream_,
         [this](const SourceAddress& source, const Binding& b) {
@@ -158,7 +168,9 @@ class Daemon final : public hub::DownlinkHandler, public StatusProvider {
                                [this] { asio::post(loop_, [this] { reload(); }); }},
         log_, clock_, rng_);
     router_->set_identities(identities_);
-    sink_ = std::make_unique<LoopSink>(loop_, *router_);
+    sink_ = std::make_unique<LoopSink>(
+        loop_, *router_, [this] { return journal_->intake_depth(); }, js.intake_limit,
+        js.intake_limit / 2);
     for (const auto& b : identities_->fixed())
       add_session(b);
     for (const auto& a : c.adapters)
@@ -389,6 +401,14 @@ class Daemon final : public hub::DownlinkHandler, public StatusProvider {
     }
   }
 
+  // Shutdown's last step: what the sink still holds goes into the journal, commit by commit (each
+  // commit's report brings us back here), then the loop ends and the journal commits the rest.
+  void drain_and_stop() {
+    sink_->settled();
+    journal_->flush();
+    if (sink_->held() == 0) loop_.stop();
+  }
+
   void stop(int signal) {
     notifier_.stopping();
     log_.notice({.event = "daemon.stopping"},
@@ -400,11 +420,12 @@ class Daemon final : public hub::DownlinkHandler, public StatusProvider {
     auto finish = [this] {
       stop_timer_.cancel();
       upstream_->stop();
+      sink_->close();
       // Behind the readings adapters handed over before they stopped, which are still queued
       // on the loop: they reach the journal before its last commit.
       asio::post(loop_, [this] {
-        journal_->flush();
-        loop_.stop();
+        draining_ = true;
+        drain_and_stop();
       });
     };
     if (*remaining == 0) return finish();
@@ -446,6 +467,7 @@ class Daemon final : public hub::DownlinkHandler, public StatusProvider {
   std::unique_ptr<hub::Upstream> upstream_;
   std::unique_ptr<Router> router_;
   std::unique_ptr<LoopSink> sink_;
+  bool draining_ = false;  // stopping: the sink hands its last readings to the journal
   // Sessions made for members of wildcard families, by client id: the source and its binding.
   std::map<std::string, std::pair<SourceAddress, Binding>> family_;
   std::map<std::string, RunningAdapter> adapters_;

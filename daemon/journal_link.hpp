@@ -14,11 +14,13 @@ class JournalLink final : public TelemetryIntake, public CommandQueue, public hu
  public:
   explicit JournalLink(Journal& journal) : journal_(journal) {}
 
-  // Wakes the upstream for identities with newly committed messages.
-  void connect(hub::Upstream& upstream) {
-    journal_.on_commit([&upstream](const CommitReport& report) {
+  // Wakes the upstream for identities with newly committed messages, then tells `settled` that
+  // the journal's intake has room again.
+  void connect(hub::Upstream& upstream, std::function<void()> settled) {
+    journal_.on_commit([&upstream, settled = std::move(settled)](const CommitReport& report) {
       for (const auto& identity : report.fresh)
         upstream.notify(identity);
+      settled();
     });
   }
 

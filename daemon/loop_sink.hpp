@@ -1,18 +1,31 @@
 #pragma once
 // Hands readings from adapter threads (libmosquitto's network thread) to the router on the core
-// loop, in order. A reading pushed on the loop itself goes straight through. The hand-over queue
-// is bounded: beyond `limit` waiting readings the push answers backpressure.
-// What this does not give (design.md §4 asks for it; see the issue notes): a synchronous,
-// durable intake. A reading accepted here is durable only once it reached the journal and its
-// group commit ran, so a SIGKILL can lose what is queued here (up to `limit` readings) plus one
-// commit interval; and a reading the journal then refuses (its intake full) is counted here as
-// `dropped`, not pushed back to the device.
-// Thread: push from any thread; everything else on the core loop.
+// loop, in order, without ever dropping one. A reading pushed on the loop itself goes straight
+// through (loop adapters handle backpressure themselves: a Modbus poll is skipped and counted).
+//
+// Flow control: an adapter thread that pushes while `limit` readings stand between it and a
+// journal commit (readings handed over but not yet in the journal's intake, plus the intake's
+// own depth) waits until a commit makes room. For the local broker that means libmosquitto stops
+// reading its socket, so the broker keeps the messages queued for our persistent session — the
+// way to slow a QoS 1 stream down without losing what libmosquitto has already acknowledged.
+// A reading the journal's intake refuses anyway (loop adapters filled it meanwhile) is held here
+// and offered again, in order, after the next commit.
+// The wait is bounded (`max_wait`, and close()): a push that gives up answers backpressure.
+//
+// What this still does not give: a SIGKILL or power cut loses what was handed over and not yet
+// committed — at most `limit` readings plus one commit interval (see the fault suite's figures).
+// Thread: push from any thread; settled(), close() and the hand-over itself on the core loop.
+// The mutex guards only the count shared between the two sides.
 #include <utility>  // before asio, for Boost 1.74 under C++20
 
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
 
 #include "core/adapter.hpp"
 
@@ -20,33 +33,97 @@ namespace fieldlink {
 
 class LoopSink final : public ReadingSink {
  public:
-  LoopSink(boost::asio::io_context& loop, ReadingSink& target, std::size_t limit = 10'000)
-      : loop_(loop), target_(target), limit_(limit) {}
+  // `intake_depth` reads the journal's intake on the loop (Journal::intake_depth), which takes at
+  // most `intake_capacity` (JournalSettings::intake_limit); `limit` should leave room below it
+  // for the loop adapters.
+  LoopSink(boost::asio::io_context& loop, ReadingSink& target,
+           std::function<std::size_t()> intake_depth, std::size_t intake_capacity,
+           std::size_t limit = 4096, std::chrono::milliseconds max_wait = std::chrono::seconds(30))
+      : loop_(loop),
+        target_(target),
+        intake_depth_(std::move(intake_depth)),
+        intake_capacity_(intake_capacity),
+        limit_(limit),
+        max_wait_(max_wait) {}
 
   Result push(Reading reading) override {
     if (loop_.get_executor().running_in_this_thread()) return target_.push(std::move(reading));
-    if (queued_.fetch_add(1) >= limit_) {
-      queued_.fetch_sub(1);
-      refused_.fetch_add(1);
-      return Result::backpressure;
+    {
+      std::unique_lock lock(mutex_);
+      if (in_hand_ + intake_ >= limit_) {
+        waited_.fetch_add(1);
+        if (!room_.wait_for(lock, max_wait_,
+                            [this] { return closed_ || in_hand_ + intake_ < limit_; }) ||
+            closed_) {
+          refused_.fetch_add(1);
+          return Result::backpressure;
+        }
+      }
+      ++in_hand_;
     }
-    boost::asio::post(loop_, [this, r = std::move(reading)]() mutable {
-      queued_.fetch_sub(1);
-      if (target_.push(std::move(r)) == Result::backpressure) dropped_.fetch_add(1);
-    });
+    boost::asio::post(loop_, [this, r = std::move(reading)]() mutable { hand_over(std::move(r)); });
     return Result::accepted;
   }
 
-  std::uint64_t refused() const { return refused_.load(); }
-  std::uint64_t dropped() const { return dropped_.load(); }
+  // Core loop: a group commit ran; offer what the intake refused, and wake waiting threads.
+  void settled() {
+    while (!held_.empty() && intake_depth_() < intake_capacity_) {
+      give(std::move(held_.front()));
+      held_.pop_front();
+    }
+    update();
+  }
+
+  // Core loop, at shutdown: threads still waiting give up (their adapters are stopping).
+  void close() {
+    std::lock_guard lock(mutex_);
+    closed_ = true;
+    room_.notify_all();
+  }
+
+  std::uint64_t refused() const { return refused_.load(); }  // pushes that gave up waiting
+  std::uint64_t waited() const { return waited_.load(); }    // pushes that had to wait
+  std::size_t held() const { return held_.size(); }
+  std::uint64_t lost() const { return lost_.load(); }  // refused with room: must stay 0
 
  private:
+  void hand_over(Reading reading) {
+    // Behind readings already held, or no room now: held, in order, for the next commit.
+    if (!held_.empty() || intake_depth_() >= intake_capacity_) {
+      held_.push_back(std::move(reading));
+    } else {
+      give(std::move(reading));
+    }
+    update();
+  }
+  // Only called with room in the intake, and the loop runs nothing in between: the router
+  // takes it (or drops it by policy, e.g. an unknown source, which is its to count).
+  void give(Reading reading) {
+    if (target_.push(std::move(reading)) == Result::backpressure) lost_.fetch_add(1);
+    std::lock_guard lock(mutex_);
+    --in_hand_;
+  }
+  void update() {
+    std::lock_guard lock(mutex_);
+    intake_ = intake_depth_();
+    room_.notify_all();
+  }
+
   boost::asio::io_context& loop_;
   ReadingSink& target_;
+  std::function<std::size_t()> intake_depth_;
+  const std::size_t intake_capacity_;
   const std::size_t limit_;
-  std::atomic<std::size_t> queued_{0};
+  const std::chrono::milliseconds max_wait_;
+  std::mutex mutex_;
+  std::condition_variable room_;
+  std::size_t in_hand_ = 0;  // posted or held, not yet taken by the router
+  std::size_t intake_ = 0;   // the journal's intake depth, as last seen on the loop
+  bool closed_ = false;
+  std::deque<Reading> held_;  // core loop only
   std::atomic<std::uint64_t> refused_{0};
-  std::atomic<std::uint64_t> dropped_{0};
+  std::atomic<std::uint64_t> waited_{0};
+  std::atomic<std::uint64_t> lost_{0};
 };
 
 }  // namespace fieldlink

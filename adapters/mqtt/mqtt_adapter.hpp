@@ -14,6 +14,9 @@
 //    what the broker has been acknowledged is already in the sink. The sink is therefore called
 //    from the network thread (messages) and from the core loop (presence readings): it must be
 //    thread-safe. `context.clock` is read from both threads as well.
+//  - The daemon's sink makes this thread wait while the journal's intake is full (so the broker
+//    holds the stream back for us); it answers backpressure only when the daemon is stopping or
+//    the journal has made no room for a long time.
 //  - If the sink answers backpressure, the adapter cuts the connection before the PUBACK leaves
 //    and ignores the rest of that connection's messages: the broker keeps them for the
 //    persistent session and sends them again when the client reconnects (after reconnect_min).

@@ -78,8 +78,12 @@ std::size_t Journal::pending_ops() const {
   return b.appends.size() + b.acks.size() + b.rejects.size();
 }
 
+std::size_t Journal::intake_depth() const {
+  return pending_->batch.appends.size() + in_flight_appends_;
+}
+
 std::optional<AppendTicket> Journal::append(Message message) {
-  if (pending_->batch.appends.size() + in_flight_appends_ >= settings_.intake_limit) {
+  if (intake_depth() >= settings_.intake_limit) {
     count_drop(message.identity, DropReason::intake_full, 1);
     report_drops(false);
     return std::nullopt;

@@ -72,6 +72,8 @@ class Journal final : public StatusProvider {
   // Queues a message for the next group commit. The ticket is reported in a CommitReport
   // (`through`, and `refused` if it was not stored); nullopt when the intake is full (counted).
   std::optional<AppendTicket> append(Message message);
+  // Appends waiting for their group commit (refused beyond JournalSettings::intake_limit).
+  std::size_t intake_depth() const;
   // Called after every group commit and maintenance pass (one listener; the router fans out):
   // which appends are durable, which identities have new messages, what was dropped.
   void on_commit(CommitListener listener) { listener_ = std::move(listener); }

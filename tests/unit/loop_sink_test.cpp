@@ -1,0 +1,127 @@
+// The hand-over from adapter threads to the core loop: a full journal intake makes the pushing
+// thread wait instead of losing the reading; what the intake refuses is held and offered again,
+// in order, after a commit; close() releases waiting threads.
+#include <utility>  // before asio, for Boost 1.74 under C++20
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <future>
+#include <thread>
+
+#include "loop_sink.hpp"
+
+namespace fieldlink {
+namespace {
+
+using namespace std::chrono_literals;
+
+// The router and journal intake as the sink sees them: takes readings while its depth is below
+// the capacity; the test "commits" by emptying it.
+class Intake final : public ReadingSink {
+ public:
+  Result push(Reading r) override {
+    if (depth >= kCapacity) return Result::backpressure;
+    ++depth;
+    taken.push_back(std::get<std::int64_t>(r.values.front().second));
+    return Result::accepted;
+  }
+  static constexpr std::size_t kCapacity = 4;
+  std::size_t depth = 0;
+  std::vector<std::int64_t> taken;
+};
+
+Reading numbered(std::int64_t n) {
+  return Reading{SourceAddress::make("mqtt", AdapterName("plant"), "s1"), {}, {{"n", Value{n}}}};
+}
+
+class LoopSinkTest : public ::testing::Test {
+ protected:
+  LoopSinkTest() {
+    thread_ = std::thread([this] { loop_.run(); });
+  }
+  ~LoopSinkTest() override {
+    guard_.reset();
+    loop_.stop();
+    thread_.join();
+  }
+  template <class F>
+  auto on_loop(F f) {
+    std::packaged_task<decltype(f())()> task(std::move(f));
+    auto result = task.get_future();
+    boost::asio::post(loop_, [&task] { task(); });
+    return result.get();
+  }
+  // A commit: the intake empties and the sink is told.
+  void commit() {
+    on_loop([this] {
+      intake_.depth = 0;
+      sink_.settled();
+      return 0;
+    });
+  }
+
+  boost::asio::io_context loop_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_{
+      loop_.get_executor()};
+  Intake intake_;
+  // At most 3 readings between a thread and a commit; a wait gives up after 10 s.
+  LoopSink sink_{loop_, intake_, [this] { return intake_.depth; }, Intake::kCapacity, 3, 10s};
+  std::thread thread_;
+};
+
+TEST_F(LoopSinkTest, AFullIntakeMakesTheThreadWaitAndLosesNothing) {
+  std::promise<void> done;
+  std::thread producer([&] {
+    for (std::int64_t n = 0; n < 10; ++n)
+      EXPECT_EQ(sink_.push(numbered(n)), ReadingSink::Result::accepted) << n;
+    done.set_value();
+  });
+  auto finished = done.get_future();
+  // Without commits the producer can hand over only the first three.
+  EXPECT_EQ(finished.wait_for(300ms), std::future_status::timeout);
+  EXPECT_EQ(on_loop([this] { return intake_.taken.size(); }), 3u);
+  for (int i = 0; i < 5 && finished.wait_for(0ms) != std::future_status::ready; ++i) {
+    commit();
+    finished.wait_for(200ms);  // lets the producer refill after each commit
+  }
+  ASSERT_EQ(finished.wait_for(5s), std::future_status::ready);
+  producer.join();
+  commit();
+  commit();
+  EXPECT_EQ(on_loop([this] { return intake_.taken; }),
+            (std::vector<std::int64_t>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}));
+  EXPECT_GT(sink_.waited(), 0u);
+  EXPECT_EQ(sink_.refused(), 0u);
+  EXPECT_EQ(sink_.lost(), 0u);
+}
+
+TEST_F(LoopSinkTest, WhatTheIntakeRefusesIsHeldAndOfferedAgainInOrder) {
+  // Loop adapters filled the intake after the thread's readings were admitted.
+  on_loop([this] { return intake_.depth = Intake::kCapacity; });
+  for (std::int64_t n = 0; n < 2; ++n)
+    ASSERT_EQ(sink_.push(numbered(n)), ReadingSink::Result::accepted);
+  EXPECT_EQ(on_loop([this] { return sink_.held(); }), 2u);
+  EXPECT_TRUE(on_loop([this] { return intake_.taken.empty(); }));
+  commit();
+  EXPECT_EQ(on_loop([this] { return intake_.taken; }), (std::vector<std::int64_t>{0, 1}));
+  EXPECT_EQ(on_loop([this] { return sink_.held(); }), 0u);
+  EXPECT_EQ(sink_.lost(), 0u);
+}
+
+TEST_F(LoopSinkTest, CloseReleasesAWaitingThreadWithBackpressure) {
+  for (std::int64_t n = 0; n < 3; ++n)
+    ASSERT_EQ(sink_.push(numbered(n)), ReadingSink::Result::accepted);
+  auto blocked = std::async(std::launch::async, [&] { return sink_.push(numbered(3)); });
+  EXPECT_EQ(blocked.wait_for(200ms), std::future_status::timeout);
+  on_loop([this] {
+    sink_.close();
+    return 0;
+  });
+  ASSERT_EQ(blocked.wait_for(5s), std::future_status::ready);
+  EXPECT_EQ(blocked.get(), ReadingSink::Result::backpressure);
+  EXPECT_EQ(sink_.refused(), 1u);
+}
+
+}  // namespace
+}  // namespace fieldlink
