@@ -344,14 +344,26 @@ def status(daemon):
     return json.loads(body)
 
 
-def drain(hub, ledger, daemon=None, timeout=60):
+def drain(hub, ledger, daemon=None, timeout=60, settle=3.0):
     """Waits until the hub holds every sent reading and, given a daemon, its journal is empty;
-    then harvests once more so late duplicates are counted. Returns the ledger's comparison."""
+    or, when readings are missing for good, until the daemon has nothing left to send (journal
+    empty, nothing in flight) and the hub received nothing new for `settle` seconds. Then
+    harvests once more so late duplicates are counted. Returns the ledger's comparison."""
+    quiet_since = [time.monotonic()]
+
     def done():
-        hub.harvest()
-        if not ledger.all_delivered(hub.received):
+        if hub.harvest():
+            quiet_since[0] = time.monotonic()
+        if daemon is None:
+            return ledger.all_delivered(hub.received)
+        s = status(daemon)
+        idle = s["journal"]["depth"] == 0 and all(x["in_flight"] == 0 for x in s["sessions"])
+        if not idle:
+            quiet_since[0] = time.monotonic()
             return False
-        return daemon is None or status(daemon)["journal"]["depth"] == 0
+        return ledger.all_delivered(hub.received) or \
+            time.monotonic() - quiet_since[0] >= settle
+
     try:
         wait_until(done, timeout, "every reading delivered and the journal empty", interval=0.5)
     except AssertionError:

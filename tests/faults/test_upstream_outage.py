@@ -4,6 +4,7 @@ reading must arrive, each device's in order."""
 
 import time
 import unittest
+from datetime import datetime
 
 import faultkit as fk
 
@@ -34,13 +35,22 @@ class UpstreamOutage(unittest.TestCase):
         during = ledger.total_sent()
         depth = fk.status(self.daemon)["journal"]["depth"]
         self.hub.start()
-        up_at = time.monotonic()
+        up_at, up_wall = time.monotonic(), time.time()
         time.sleep(5)  # load after the outage
         self.assertEqual(pubs.close(), [])
-        result = fk.drain(self.hub, ledger, self.daemon, timeout=90)
+        # The sessions' reconnect backoff (full jitter, doubling to a 2 min cap) may have drawn
+        # up to about a minute after a 60 s outage, so the drain gets time beyond that.
+        result = fk.drain(self.hub, ledger, self.daemon, timeout=150)
+        reconnects = []
+        for d in DEVICES:
+            attempts = self.hub.connection_stats(f"plant-{d}")["attempts"]
+            if attempts:
+                first = datetime.fromisoformat(attempts[0]["time"].replace("Z", "+00:00"))
+                reconnects.append(first.timestamp() - up_wall)
         fk.report("upstream outage", result,
                   f"outage {up_at - down_at:.0f}s, journal depth {depth} when the hub came back, "
-                  f"{during} sent before it did, drained {time.monotonic() - up_at:.1f}s after")
+                  f"{during} sent before it did; sessions back {', '.join(f'{r:.1f}' for r in sorted(reconnects))}s "
+                  f"after it (reconnect backoff), drained {time.monotonic() - up_at:.1f}s after")
         self.assertGreater(depth, 0, "the outage should have queued readings in the journal")
         self.assertEqual(result["lost"], 0, result["missing"])
         self.assertEqual(result["out_of_order"], 0)
