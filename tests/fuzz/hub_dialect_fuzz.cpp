@@ -1,6 +1,7 @@
 // libFuzzer target: the IoT Hub dialect's parsers of what the hub sends — a property bag
 // (`name=value&…`, percent-encoded) and the topics published to an identity. A bag that decodes
-// must encode and decode again to the same properties.
+// must encode and decode again to the same properties (all but `iothub-ack`: it is the C2D
+// sender's feedback request, which encode() leaves out because a device never sends it).
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -15,7 +16,7 @@ bool same(const fieldlink::hub::PropertyBag& a, const fieldlink::hub::PropertyBa
   return a.message_id == b.message_id && a.correlation_id == b.correlation_id &&
          a.content_type == b.content_type && a.content_encoding == b.content_encoding &&
          a.user_id == b.user_id && a.to == b.to && a.expiry == b.expiry &&
-         a.creation_time == b.creation_time && a.ack == b.ack && a.application == b.application;
+         a.creation_time == b.creation_time && a.application == b.application;
 }
 
 }  // namespace
