@@ -123,6 +123,7 @@ class ModbusBadSlaves(unittest.TestCase):
         for u in (4, 5, 6):
             self.assertGreater(after[u]["bad_frames"] + after[u]["timeouts"], 0, f"unit {u}")
         self.assertGreater(after[4]["bad_frames"], 0, "a bad CRC is a bad frame")
+        self.assertGreater(after[5]["bad_frames"], 0, "a wrong length is a bad frame")
         self.assertEqual(result["lost"], 0, result["missing"])
         self.assertEqual(result["duplicated"], 0)
         self.assertEqual(result["out_of_order"], 0)
