@@ -8,6 +8,7 @@ Readings are {"n": K} with K counting up from 0 per device; the router wraps the
 import base64
 import hashlib
 import hmac
+import http.client
 import json
 import os
 import re
@@ -46,16 +47,21 @@ def wait_until(predicate, timeout, what, interval=0.1):
 
 class Hub:
     """The IoT Hub emulator on fixed ports once first started, so that a restart comes back where
-    the daemon's sessions reconnect. Its telemetry lives in memory only: `harvest()` collects what
-    it holds before a stop, so nothing it received is forgotten."""
+    the daemon's sessions reconnect. Its telemetry lives in memory only, so a follower thread
+    streams every message it stores (GET /messages/events, NDJSON) into `received` as it comes:
+    the emulator writes a message to the stream before it sends the PUBACK, so a SIGKILL cannot
+    take away a message the daemon saw acknowledged."""
 
     def __init__(self):
         self.dir = tempfile.mkdtemp(prefix="fieldlink-faults-hub-")
         self.mqtt_port = 0
         self.http_port = 0
         self.proc = None
-        self.received = {}  # device id -> [entries], across restarts
-        self._after = {}  # device id -> highest seq harvested from the running instance
+        self._lock = threading.Lock()
+        self._received = {}  # device id -> [entries], across restarts
+        self._count = 0
+        self._harvested = 0
+        self._follower = None
         self.start()
         self.ca_file = os.path.join(self.dir, "ca.crt")
 
@@ -74,21 +80,55 @@ class Hub:
             raise RuntimeError(f"hub emulator did not start: {line!r}")
         self.host, self.mqtt_port, self.url = m.group(1), int(m.group(2)), m.group(3)
         self.http_port = int(m.group(4))
-        self._after = {}
+        self._follower = threading.Thread(target=self._follow, args=(self.http_port,),
+                                          daemon=True)
+        self._follower.start()
+
+    def _follow(self, port):
+        # No timeout: the emulator sends the response head only with the first message, and
+        # the stream is quiet while nothing is sent. It replays what it holds from the start.
+        conn = http.client.HTTPConnection("127.0.0.1", port)
+        try:
+            conn.request("GET", "/messages/events")
+            res = conn.getresponse()
+            if res.status != 200:
+                raise RuntimeError(f"the emulator's event stream answered {res.status}")
+            for line in res:
+                if not line.strip():
+                    continue
+                e = json.loads(line)
+                with self._lock:
+                    self._received.setdefault(e["device"], []).append(e)
+                    self._count += 1
+        except (OSError, http.client.HTTPException, ValueError):
+            pass  # the emulator went away
+        finally:
+            conn.close()
 
     def stop(self, sig=signal.SIGKILL):
-        """Stops it as a dead link would (SIGKILL by default), after harvesting its telemetry."""
+        """Stops it as a dead link would (SIGKILL by default)."""
         if self.proc is None:
             return
         if self.proc.poll() is None:
-            try:
-                self.harvest()
-            except OSError:
-                pass
             self.proc.send_signal(sig)
-            self.proc.wait(timeout=10)
+        self.proc.wait(timeout=10)
         self.proc.stdout.close()
         self.proc = None
+        if self._follower:
+            self._follower.join(timeout=10)
+            self._follower = None
+
+    @property
+    def received(self):
+        with self._lock:
+            return {k: list(v) for k, v in self._received.items()}
+
+    def harvest(self):
+        """How many messages arrived since the last call."""
+        with self._lock:
+            new = self._count - self._harvested
+            self._harvested = self._count
+            return new
 
     def call(self, method, path, body=None, timeout=30):
         data = None if body is None else json.dumps(body).encode()
@@ -106,25 +146,6 @@ class Hub:
         status, doc = self.call("PUT", f"/devices/{device_id}", {"authentication": {
             "type": "sas", "symmetricKey": {"primaryKey": key, "secondaryKey": key}}})
         assert status == 200, doc
-
-    def harvest(self):
-        """Moves the running instance's new telemetry into `received`; returns the count."""
-        # The NDJSON stream follows forever; the per-device pages do not, so read those, each
-        # from where that device's last harvest ended (seq is one counter across devices).
-        status, devices = self.call("GET", "/devices")
-        assert status == 200, devices
-        count = 0
-        for d in devices:
-            device = d["deviceId"]
-            after = self._after.get(device, 0)
-            status, page = self.call("GET", f"/devices/{device}/messages/events?after={after}")
-            assert status == 200, page
-            for e in page:
-                self.received.setdefault(device, []).append(e)
-                after = max(after, e["seq"])
-            self._after[device] = after
-            count += len(page)
-        return count
 
     def connection_stats(self, device_id):
         status, doc = self.call("GET", f"/devices/{device_id}/connection-stats")
