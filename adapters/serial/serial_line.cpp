@@ -16,8 +16,7 @@ constexpr std::chrono::milliseconds kFirstBackoff = 100ms;
 
 SerialLine::SerialLine(asio::io_context& loop, std::shared_ptr<const SerialSettings> settings,
                        std::weak_ptr<SerialLineEvents> events)
-    : loop_(loop),
-      settings_(std::move(settings)),
+    : settings_(std::move(settings)),
       events_(std::move(events)),
       port_(loop),
       reopen_timer_(loop) {}

@@ -58,7 +58,6 @@ class SerialLine : public std::enable_shared_from_this<SerialLine> {
   void fail(const std::string& why);
   void warn(const std::string& message);
 
-  boost::asio::io_context& loop_;
   std::shared_ptr<const SerialSettings> settings_;
   std::weak_ptr<SerialLineEvents> events_;
   boost::asio::serial_port port_;

@@ -2,6 +2,8 @@
 
 namespace fieldlink {
 
+ConfigNode::ConfigNode() = default;
+
 const char* ConfigNode::kind_name(Kind k) {
   switch (k) {
     case Kind::null:

@@ -13,6 +13,11 @@ namespace fieldlink {
 struct ConfigNode {
   enum class Kind { null, scalar, map, sequence };
 
+  // Declared here and defaulted in the .cpp: `entries` holds pairs of this very type, and clang
+  // with libstdc++ cannot decide whether an implicit constructor is usable while that pair is
+  // still incomplete (gcc can); a declared one needs no such look inside.
+  ConfigNode();
+
   Kind kind = Kind::null;
   Location where;
   std::string scalar;
