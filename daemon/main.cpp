@@ -1,4 +1,5 @@
 // fieldlinkd: wiring only (design.md §2). Parses the command line and hands over to the app.
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -40,6 +41,8 @@ void print_schema() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A peer that closes its socket is an error on that connection, never the end of the daemon.
+  std::signal(SIGPIPE, SIG_IGN);
   fieldlink::AppOptions options{kDefaultConfig};
   bool check_only = false;
   for (int i = 1; i < argc; ++i) {

@@ -23,6 +23,7 @@ constexpr std::size_t kMaxTelemetry = 256 * 1024;
 // largest messages plus this, the hub has stopped reading: reconnect rather than keep growing
 // until keep-alive notices.
 constexpr std::size_t kUnwrittenSlack = 1024 * 1024;
+constexpr auto kStableConnection = std::chrono::minutes(1);
 // The largest packet we accept from the hub: C2D 64 KB, methods 128 KB, twin 32 KB + topic.
 constexpr std::size_t kMaxInbound = 160 * 1024;
 // How long a renewal waits for in-flight PUBACKs before it reconnects anyway.
@@ -219,7 +220,7 @@ void Session::on_suback(const mqtt::Suback& s) {
     if (code == 0x80) return fail("the hub refused a subscription", false);
   }
   if (state_ != SessionState::connecting) return;
-  backoff_.reset();
+  online_at_ = clock_.now();
   credential_problem_ = false;
   last_error_.clear();
   draining_ = false;
@@ -539,6 +540,9 @@ void Session::end_connection(bool graceful) {
 void Session::fail(const std::string& reason, bool credential) {
   if (state_ == SessionState::stopped) return;
   const bool was_online = state_ == SessionState::online;
+  // Only a connection that lasted proves the hub takes us again: one the hub closes soon after
+  // SUBACK (throttling) keeps backing off further instead of reconnecting at the first step.
+  if (was_online && clock_.now() - online_at_ >= kStableConnection) backoff_.reset();
   end_connection(false);
   last_error_ = reason;
   credential_problem_ = credential;

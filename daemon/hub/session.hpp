@@ -120,6 +120,8 @@ class Session {
   const Counters& counters() const { return counters_; }
   // When the last connection attempt began (what hub.connect_rate paces).
   std::chrono::steady_clock::time_point last_attempt() const { return last_attempt_; }
+  // Failures since the last connection that lasted (how far the reconnect delay has grown).
+  std::uint32_t backoff_step() const { return backoff_.attempts(); }
   void describe(nlohmann::json& out) const;
 
  private:
@@ -175,6 +177,7 @@ class Session {
   std::map<std::uint16_t, std::uint64_t> inflight_;  // packet id → journal sequence
   std::chrono::steady_clock::time_point last_progress_;
   std::chrono::steady_clock::time_point last_attempt_;
+  std::chrono::steady_clock::time_point online_at_;
   std::deque<PendingC2d> c2d_pending_;
   std::map<std::string, PendingReport> reports_;
   std::string get_rid_;  // rid of the twin GET in progress, if any

@@ -246,6 +246,31 @@ TEST_F(UpstreamAgainstEmulator, GatewayHostIsWhereWeConnectWhileTokensNameTheHub
   EXPECT_EQ(expect_complete_in_order("dev-g", 3), 0u);
 }
 
+// A hub that throttles by closing each connection a second into sending telemetry: every close
+// counts as a failure, so the reconnect delay keeps growing instead of restarting at its first
+// step.
+TEST_F(UpstreamAgainstEmulator, ThrottlingClosesKeepBackingOff) {
+  const auto key = hub_.add_device("dev-t");
+  ASSERT_EQ(hub_.call("POST", "/faults/throttle",
+                      {{"deviceId", "dev-t"}, {"delayMs", 50}, {"closeAfterSeconds", 1}})
+                .status,
+            204);
+  UpstreamHarness h;
+  h.run([&] { h.upstream().add(settings("dev-t", key)); });
+  h.send(device("dev-t"), 0, 500);  // the emulator throttles telemetry: keep some to send
+  std::uint32_t step = 0;
+  std::uint64_t reconnects = 0;
+  for (int i = 0; i < 300 && step < 3; ++i) {
+    std::tie(step, reconnects) = h.run([&] {
+      const auto* s = h.upstream().find(device("dev-t"));
+      return std::make_pair(s->backoff_step(), s->counters().reconnects);
+    });
+    std::this_thread::sleep_for(100ms);  // polling state owned by the loop, bounded (30 s)
+  }
+  EXPECT_GE(step, 3u) << "after " << reconnects << " throttled closes";
+  EXPECT_GE(reconnects, 3u);
+}
+
 TEST_F(UpstreamAgainstEmulator, TokenRenewalLosesNothing) {
   UpstreamHarness h;
   const auto key = hub_.add_device("dev-a");

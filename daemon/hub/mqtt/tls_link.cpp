@@ -7,7 +7,9 @@
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
 #include <cerrno>
+#include <csignal>
 #include <cstring>
+#include <mutex>
 #include <stdexcept>
 
 namespace fieldlink::hub::mqtt {
@@ -16,6 +18,10 @@ namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
 TlsLink::TlsLink(tcp::socket& socket, SSL_CTX* context) : socket_(socket), ssl_(SSL_new(context)) {
+  // OpenSSL writes the socket with send() and no MSG_NOSIGNAL: a write after the hub closed the
+  // connection would raise SIGPIPE and end the process instead of failing the one session.
+  static std::once_flag ignore_sigpipe;
+  std::call_once(ignore_sigpipe, [] { std::signal(SIGPIPE, SIG_IGN); });
   if (ssl_ == nullptr) throw std::runtime_error("cannot create a TLS connection (out of memory?)");
   // A write that stops half way resumes from the same bytes; the buffer may have moved (it
   // does not, but OpenSSL insists on being told).
