@@ -8,9 +8,9 @@
 
 #include "adapters/builtin.hpp"
 #include "config/yaml_tree.hpp"
-#include "identity-map/checked_config.hpp"
 #include "daemon_endpoint.hpp"
 #include "exit_codes.hpp"
+#include "identity-map/checked_config.hpp"
 #include "status_client.hpp"
 
 namespace fieldlink::ctl {
