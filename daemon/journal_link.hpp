@@ -38,6 +38,7 @@ class JournalLink final : public TelemetryIntake, public CommandQueue, public hu
                   });
   }
   void ack(const Identity& identity, std::uint64_t seq) override { journal_.ack(identity, seq); }
+  void release(const Identity& identity) override { journal_.release(identity); }
   void reject(const Identity& identity, std::uint64_t seq, std::string_view reason) override {
     journal_.reject(identity, seq, reason);
   }

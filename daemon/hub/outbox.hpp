@@ -25,6 +25,10 @@ class Outbox {
   virtual void peek(const Identity& identity, std::uint64_t from_seq, std::size_t max,
                     std::function<void(std::vector<Entry>)> done) = 0;
   virtual void ack(const Identity& identity, std::uint64_t seq) = 0;
+  // The upstream holds none of `identity`'s peeked messages any more (its session is offline and
+  // its read-ahead gone). An outbox that evicts under a full disk skips held messages, so that a
+  // message it counts as dropped never reaches the hub.
+  virtual void release(const Identity&) {}
   // The hub can never take this message (e.g. over 256 KB): drop it and count it.
   virtual void reject(const Identity& identity, std::uint64_t seq, std::string_view reason) = 0;
 };

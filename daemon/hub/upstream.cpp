@@ -27,6 +27,7 @@ struct Upstream::Feed {
   bool more = true;  // the outbox may hold more from `cursor` on
   bool in_ready = false;
   bool waiting_connect = false;
+  bool holding = false;  // the outbox has handed us messages we have not released
 };
 
 struct Upstream::Timers {
@@ -97,8 +98,15 @@ void Upstream::stop() {
 }
 
 void Upstream::refill(Feed& f) {
-  if (f.peeking || !f.more || f.buffer.size() >= f.window) return;
+  // Offline, nothing is read ahead: what we do not hold, the journal may evict under a full disk
+  // (and count exactly), and the session reads from its oldest unacknowledged message when it is
+  // back anyway.
+  if (f.peeking || !f.more || f.buffer.size() >= f.window ||
+      f.session->state() != SessionState::online) {
+    return;
+  }
   f.peeking = true;
+  f.holding = true;
   const auto batch = std::max(f.window, kMinReadAhead);
   outbox_.peek(f.session->identity(), f.cursor, batch,
                [this, id = f.session->identity(),
@@ -206,7 +214,18 @@ void Upstream::state_changed(Session& s) {
   if (s.state() == SessionState::online) {
     log_.info({.event = "session.online", .identity = s.identity().client_id()},
               s.identity().client_id() + ": connected");
+    return;
   }
+  auto* f = feed_of(s.identity());
+  if (f == nullptr || !f->holding) return;
+  // The read-ahead is given back: it is read again from the first message not yet sent.
+  if (!f->buffer.empty()) f->cursor = std::min(f->cursor, f->buffer.front().seq);
+  f->generation = ++generations_;
+  f->peeking = false;
+  f->buffer.clear();
+  f->more = true;
+  f->holding = false;
+  outbox_.release(s.identity());
 }
 
 void Upstream::ready_to_send(Session& s) {

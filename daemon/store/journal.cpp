@@ -289,6 +289,10 @@ void Journal::peek(const Identity& identity, Seq from, std::size_t max, PeekDone
   });
 }
 
+void Journal::release(const Identity& identity) {
+  lane_.post([this, identity] { file_->release(identity); });
+}
+
 void Journal::put_command(Command command, system_clock::time_point expires, CommandStored done) {
   lane_.post([this, alive = std::weak_ptr<int>(alive_), work = busy(), command = std::move(command),
               expires, done = std::move(done)]() mutable {

@@ -80,7 +80,10 @@ class Journal final : public StatusProvider {
   // The oldest committed messages of `identity` with seq >= from, oldest first, at most `max`
   // (hub::Outbox::peek's contract). Pass 0 to start from the oldest unacknowledged, e.g. after a
   // reconnect. Acknowledged or rejected ones never appear, even before their commit.
+  // Peeked messages are held: a full disk or max_age evicts others first (JournalFile::peek).
   void peek(const Identity& identity, Seq from, std::size_t max, PeekDone done);
+  // The reader holds none of `identity`'s peeked messages any more.
+  void release(const Identity& identity);
   // The hub has the messages (PUBACK): delete them with the next group commit.
   void ack(AckRange range);
   void ack(const Identity& identity, Seq seq) { ack(AckRange{identity, seq, seq}); }

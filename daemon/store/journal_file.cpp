@@ -65,6 +65,8 @@ constexpr const char* kAck = "DELETE FROM up WHERE identity = ?1 AND n BETWEEN ?
 constexpr const char* kEvict =
     "DELETE FROM up WHERE n IN (SELECT n FROM up WHERE n < ?1 ORDER BY n LIMIT ?2) "
     "RETURNING identity";
+constexpr const char* kOldestBelow = "SELECT n, identity FROM up WHERE n < ?1 ORDER BY n";
+constexpr const char* kEvictOne = "DELETE FROM up WHERE n = ?1";
 constexpr const char* kPeek =
     "SELECT n, created, mid, content_type, content_encoding, properties, body FROM up "
     "WHERE identity = ?1 AND n >= ?2 ORDER BY n LIMIT ?3";
@@ -395,32 +397,54 @@ JournalFile::Bound JournalFile::apply_space_limit() {
 
 SqliteStatus JournalFile::evict_oldest(std::uint64_t rows, Seq below, DropReason reason,
                                        Attempt& attempt) {
-  auto* del = db_.statement(kEvict);
-  if (!del) return db_.last_status();
-  del->bind(1, below);
-  del->bind(2, static_cast<std::int64_t>(rows));
-  int rc;
-  while ((rc = del->step()) == SQLITE_ROW) {
-    const std::int64_t id = del->int64(0);
+  auto evicted = [&attempt, reason](std::int64_t id) {
     ++attempt.drops[{id, reason}];
     ++attempt.evicted;
     --attempt.depth_delta[id];
     attempt.shrunk.insert(id);
+  };
+  if (held_.empty()) {
+    auto* del = db_.statement(kEvict);
+    if (!del) return db_.last_status();
+    del->bind(1, below);
+    del->bind(2, static_cast<std::int64_t>(rows));
+    int rc;
+    while ((rc = del->step()) == SQLITE_ROW)
+      evicted(del->int64(0));
+    del->reset();
+    return db_.status(rc);
   }
-  del->reset();
-  return db_.status(rc);
+  // Rows the upstream holds are being sent: one of them counted as dropped could still reach the
+  // hub, and the drop counter would no longer say what is missing there. The oldest rows nobody
+  // holds go instead.
+  std::vector<std::pair<Seq, std::int64_t>> victims;
+  auto* scan = db_.statement(kOldestBelow);
+  if (!scan) return db_.last_status();
+  scan->bind(1, below);
+  int rc = SQLITE_DONE;
+  while (victims.size() < rows && (rc = scan->step()) == SQLITE_ROW) {
+    const Seq n = scan->int64(0);
+    const std::int64_t id = scan->int64(1);
+    if (const auto h = held_.find(id); h != held_.end() && n <= h->second) continue;
+    victims.emplace_back(n, id);
+  }
+  scan->reset();
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return db_.status(rc);
+  for (const auto& [n, id] : victims) {
+    auto* del = db_.statement(kEvictOne);
+    if (!del) return db_.last_status();
+    del->bind(1, n);
+    rc = del->step();
+    del->reset();
+    if (rc != SQLITE_DONE) return db_.status(rc);
+    evicted(id);
+  }
+  return {};
 }
 
 SqliteStatus JournalFile::try_commit(Batch& batch, Attempt& a, std::uint64_t pre_evict) {
   if (auto st = db_.exec("BEGIN IMMEDIATE"); !st.ok()) return st;
   const Seq first_new = a.next_seq;
-  if (pre_evict > 0) {
-    if (limits_.on_full == config::OnFull::drop_oldest) {
-      if (auto st = evict_oldest(pre_evict, first_new, a.space_reason, a); !st.ok()) return st;
-    } else {
-      a.refuse_all = true;
-    }
-  }
   for (const auto* list : {&batch.acks, &batch.rejects}) {
     const bool rejecting = list == &batch.rejects;
     for (const auto& ack : *list) {
@@ -443,6 +467,14 @@ SqliteStatus JournalFile::try_commit(Batch& batch, Attempt& a, std::uint64_t pre
       }
       a.depth_delta[it->second.id] -= n;
       a.shrunk.insert(it->second.id);
+    }
+  }
+  // After the acks: a row the hub has acknowledged in this batch is never counted as dropped.
+  if (pre_evict > 0) {
+    if (limits_.on_full == config::OnFull::drop_oldest) {
+      if (auto st = evict_oldest(pre_evict, first_new, a.space_reason, a); !st.ok()) return st;
+    } else {
+      a.refuse_all = true;
     }
   }
 
@@ -746,7 +778,16 @@ std::vector<StoredMessage> JournalFile::peek(const Identity& identity, Seq from,
     out.push_back(std::move(s));
   }
   q->reset();
+  if (!out.empty()) {
+    auto& held = held_[it->second.id];
+    held = std::max(held, out.back().seq);
+  }
   return out;
+}
+
+void JournalFile::release(const Identity& identity) {
+  if (const auto it = identities_.find(identity); it != identities_.end())
+    held_.erase(it->second.id);
 }
 
 std::vector<IdentityDepth> JournalFile::depths() const {

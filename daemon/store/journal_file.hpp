@@ -55,8 +55,13 @@ class JournalFile {
   // Expires old telemetry and downlink commands, and gives surplus free pages back to the
   // filesystem. Cheap when there is nothing to do; the Journal runs it about once a second.
   CommitReport maintain();
-  // The oldest messages of `identity` with seq >= from, in order; at most `max`.
+  // The oldest messages of `identity` with seq >= from, in order; at most `max`. The caller now
+  // holds every message of `identity` up to the last one returned: eviction for space and expiry
+  // skip held messages (they may be on their way to the hub, and a message counted as dropped
+  // must never arrive there) until they are acknowledged or `release`d.
   std::vector<StoredMessage> peek(const Identity& identity, Seq from, std::size_t max);
+  // The caller holds none of `identity`'s messages any more (its session went offline).
+  void release(const Identity& identity);
   // Depth and oldest per identity, for every identity with messages.
   std::vector<IdentityDepth> depths() const;
 
@@ -118,6 +123,7 @@ class JournalFile {
   std::int64_t last_queued_ms_ = 0;
   std::map<Identity, IdentityState> identities_;
   std::map<std::int64_t, Identity> by_id_;
+  std::map<std::int64_t, Seq> held_;  // per identity id: messages up to this seq are held
 };
 
 }  // namespace fieldlink

@@ -101,13 +101,9 @@ class JournalFull(unittest.TestCase):
             self.assertEqual(missing, list(range(missing[0], missing[0] + len(missing))), device)
         self.assertLessEqual(self.result["lost"], self.drops)
 
-    @unittest.expectedFailure
     def test_the_drop_counter_equals_the_readings_missing_at_the_hub(self):
-        # Known bug (reported with issue 8): the journal counts as dropped the rows the upstream
-        # had already read ahead into its per-identity buffer; those are still published when
-        # the hub returns, so drops exceed what is missing by up to the read-ahead per identity.
-        # When this passes, remove expectedFailure (unittest then reports the unexpected success
-        # as a failure).
+        # Exact because the journal never evicts a message the upstream holds (read ahead or in
+        # flight), and the upstream holds nothing while its session is offline.
         self.assertEqual(self.drops, self.result["lost"])
 
 

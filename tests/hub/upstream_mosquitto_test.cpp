@@ -112,5 +112,30 @@ TEST(UpstreamAgainstMosquitto, AHubThatStopsReadingIsLeftBeforeKeepAlive) {
   EXPECT_EQ(state(), hub::SessionState::online);
 }
 
+// A session that goes offline gives its read-ahead back to the outbox (which may then evict those
+// messages under a full disk and count them exactly) and reads nothing while offline.
+TEST(UpstreamAgainstMosquitto, AnOfflineSessionHoldsNothingOfTheOutbox) {
+  auto broker = std::make_unique<MosquittoBroker>();
+  UpstreamHarness h;
+  hub::SessionSettings s;
+  s.identity = Identity{DeviceId("dev-m"), ModuleId()};
+  s.hub_host = "localhost";
+  s.endpoint = {"localhost", broker->plain_port()};
+  s.sas_key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+  h.run([&] { h.upstream().add(s); });
+  h.send(s.identity, 0, 5);
+  ASSERT_TRUE(h.outbox().wait_acked(5, 20s)) << h.outbox().acked();
+  EXPECT_EQ(h.outbox().releases(), 0u);
+
+  broker.reset();
+  for (int i = 0; i < 200 && h.outbox().releases() == 0; ++i)
+    std::this_thread::sleep_for(50ms);  // polling: the loop notices the closed connection
+  ASSERT_EQ(h.outbox().releases(), 1u);
+  const auto peeks = h.outbox().peeks();
+  h.send(s.identity, 5, 3);  // new messages while offline wake the feed: still no read-ahead
+  EXPECT_EQ(h.outbox().peeks(), peeks);
+  EXPECT_EQ(h.outbox().pending(s.identity), 3u);
+}
+
 }  // namespace
 }  // namespace fieldlink::testing

@@ -226,6 +226,62 @@ TEST_F(JournalFileTest, MaxSizeDropOldestEvictsTheOldestAndCountsEachOne) {
   }
 }
 
+// What the upstream holds (peeked: read ahead or in flight) may still reach the hub, so it is
+// never what a full journal drops: the oldest messages nobody holds go instead, and the count
+// stays the exact number that can never arrive.
+TEST_F(JournalFileTest, HeldMessagesAreNotEvictedAndTheOldestUnheldGoInstead) {
+  auto c = store_config(2u << 20);
+  auto f = open_file(c);
+  const auto a = identity("a"), b = identity("b");
+  std::uint64_t n = 0;
+  auto fill_round = [&] {
+    std::vector<Message> batch;
+    for (int i = 0; i < 200; ++i, ++n)
+      batch.push_back(message(n % 2 == 0 ? a : b, std::to_string(n), 1024));
+    return commit(*f, std::move(batch));
+  };
+  fill_round();
+  const auto held = f->peek(a, 0, 20);  // a's first 20 are on their way to the hub
+  ASSERT_EQ(held.size(), 20u);
+  std::uint64_t drops_a = 0, drops_b = 0;
+  for (int round = 0; round < 30; ++round) {
+    for (const auto& d : fill_round().drops)
+      (d.identity == a ? drops_a : drops_b) += d.count;
+  }
+  ASSERT_GT(drops_a, 0u) << "the journal never filled";
+  const auto left_a = peek_all(*f, a, 1000);
+  ASSERT_GE(left_a.size(), 20u);
+  for (std::size_t i = 0; i < 20; ++i)
+    EXPECT_EQ(left_a[i].message.id, held[i].message.id);
+  // Behind the held ones, a's oldest went: the next one left is newer than every dropped one.
+  EXPECT_EQ(std::stoull(left_a[20].message.id), 2 * (20 + drops_a));
+  EXPECT_EQ(drops_a + left_a.size(), n / 2);  // exact: nothing held was counted
+  const auto left_b = peek_all(*f, b, 1000);
+  EXPECT_EQ(drops_b + left_b.size(), n / 2);
+}
+
+TEST_F(JournalFileTest, ReleasedMessagesAreEvictedAgainAndHeldOnesOutliveMaxAge) {
+  auto c = store_config();
+  c.max_age = 1min;
+  auto f = open_file(c);
+  const auto a = identity("a");
+  std::vector<Message> batch;
+  for (int i = 0; i < 10; ++i)
+    batch.push_back(message(a, "m" + std::to_string(i)));
+  commit(*f, std::move(batch));
+  ASSERT_EQ(f->peek(a, 0, 4).size(), 4u);  // m0..m3 held
+
+  clock_.advance(61s);
+  auto r = f->maintain();
+  EXPECT_EQ(dropped(r, DropReason::expired), 6u);  // m4..m9; the held ones are being sent
+  EXPECT_EQ(ids(f->peek(a, 0, 100)), (std::vector<std::string>{"m0", "m1", "m2", "m3"}));
+
+  f->release(a);  // the session went offline: nothing of a is held any more
+  r = f->maintain();
+  EXPECT_EQ(dropped(r, DropReason::expired), 4u);
+  EXPECT_TRUE(f->depths().empty());
+}
+
 TEST_F(JournalFileTest, MaxSizeRejectNewRefusesNewcomersAndCountsEachOne) {
   auto c = store_config(2u << 20);
   c.on_full = config::OnFull::reject_new;
@@ -386,6 +442,8 @@ TEST_F(JournalFileTest, MaxAgeExpiresByJournalTimeWithExactCountsPerIdentity) {
   EXPECT_EQ(r.drops[0].count, 10u);
   EXPECT_EQ(f->peek(identity("a"), 0, 100).size(), 5u);
   EXPECT_EQ(f->peek(identity("b"), 0, 100).size(), 3u);
+  f->release(identity("a"));  // the peeks above hold what they saw
+  f->release(identity("b"));
 
   clock_.advance(30s);
   r = f->maintain();
