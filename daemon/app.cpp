@@ -38,6 +38,8 @@ using namespace std::chrono_literals;
 
 // How long SIGTERM waits for adapters to stop before closing the rest anyway.
 constexpr auto kAdapterStopLimit = 1s;
+// How long SIGTERM then waits for the hub's PUBACKs of the messages in flight.
+constexpr auto kPubackGrace = 5s;
 
 std::uint64_t per_window(const Config& c) {
   return c.log.rate_limit.count;
@@ -419,13 +421,16 @@ class Daemon final : public hub::DownlinkHandler, public StatusProvider {
     auto remaining = std::make_shared<std::size_t>(adapters_.size());
     auto finish = [this] {
       stop_timer_.cancel();
-      upstream_->stop();
-      sink_->close();
-      // Behind the readings adapters handed over before they stopped, which are still queued
-      // on the loop: they reach the journal before its last commit.
-      asio::post(loop_, [this] {
-        draining_ = true;
-        drain_and_stop();
+      // The PUBACKs of what is in flight first: a message disconnected from before its PUBACK is
+      // sent again after the restart, and the hub would have it twice.
+      upstream_->stop(kPubackGrace, [this] {
+        sink_->close();
+        // Behind the readings adapters handed over before they stopped, which are still queued
+        // on the loop: they reach the journal before its last commit.
+        asio::post(loop_, [this] {
+          draining_ = true;
+          drain_and_stop();
+        });
       });
     };
     if (*remaining == 0) return finish();

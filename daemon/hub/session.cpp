@@ -133,6 +133,13 @@ void Session::stop() {
   set_state(SessionState::stopped);
 }
 
+void Session::quiesce() {
+  if (state_ != SessionState::online || inflight_.empty()) return stop();
+  quiescing_ = true;
+  draining_ = true;
+  timers_->renew.cancel();
+}
+
 void Session::send(std::string bytes) {
   if (!connection_) return;
   const auto unwritten = connection_->queued_bytes() + bytes.size();
@@ -280,7 +287,7 @@ void Session::on_puback(const mqtt::Puback& p) {
   ++counters_.acked;
   last_progress_ = clock_.now();
   observer_.acked(*this, seq);
-  if (draining_ && inflight_.empty()) return finish_renewal();
+  if (draining_ && inflight_.empty()) return quiescing_ ? stop() : finish_renewal();
   if (can_publish()) observer_.ready_to_send(*this);
 }
 
@@ -488,14 +495,15 @@ void Session::arm_stall() {
 }
 
 void Session::begin_renewal() {
-  if (state_ != SessionState::online) return;
+  if (state_ != SessionState::online || quiescing_) return;
   draining_ = true;
   if (inflight_.empty()) return finish_renewal();
   // Bounded by what is left of the token's life, so the hub never closes us for expiry first.
   timers_->drain.expires_after(std::min({kDrainLimit, settings_.stall_timeout, token_life_ / 8}));
   timers_->drain.async_wait(
       [this, alive = std::weak_ptr<int>(alive_), g = generation_](boost::system::error_code ec) {
-        if (!ec && !alive.expired() && g == generation_ && draining_) finish_renewal();
+        if (!ec && !alive.expired() && g == generation_ && draining_ && !quiescing_)
+          finish_renewal();
       });
 }
 
@@ -539,6 +547,11 @@ void Session::end_connection(bool graceful) {
 
 void Session::fail(const std::string& reason, bool credential) {
   if (state_ == SessionState::stopped) return;
+  if (quiescing_) {  // stopping anyway: what was in flight is sent again after the restart
+    end_connection(false);
+    last_error_ = reason;
+    return stop();
+  }
   const bool was_online = state_ == SessionState::online;
   // Only a connection that lasted proves the hub takes us again: one the hub closes soon after
   // SUBACK (throttling) keeps backing off further instead of reconnecting at the first step.

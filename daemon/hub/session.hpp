@@ -103,6 +103,10 @@ class Session {
   void connect();
   // Sends DISCONNECT (when online) and stops for good.
   void stop();
+  // Stopping without a duplicate: publishes nothing new, lets the in-flight PUBACKs arrive, then
+  // stops (DISCONNECT). Stops at once when not online or nothing is in flight, and when the
+  // connection fails meanwhile. The caller bounds the wait: stop() ends it.
+  void quiesce();
 
   bool can_publish() const;
   PublishResult publish(std::uint64_t seq, const Message& message, bool redelivery);
@@ -172,7 +176,8 @@ class Session {
   std::string last_error_;
   bool credential_problem_ = false;
   std::chrono::milliseconds token_life_{};  // of the token sent with the last CONNECT
-  bool draining_ = false;  // token renewal: no new publishes until in-flight ones are acked
+  bool draining_ = false;   // token renewal: no new publishes until in-flight ones are acked
+  bool quiescing_ = false;  // stopping once the in-flight ones are acked
   bool ping_outstanding_ = false;
   std::map<std::uint16_t, std::uint64_t> inflight_;  // packet id → journal sequence
   std::chrono::steady_clock::time_point last_progress_;

@@ -31,9 +31,10 @@ struct Upstream::Feed {
 };
 
 struct Upstream::Timers {
-  explicit Timers(boost::asio::io_context& loop) : connect(loop), pump(loop) {}
+  explicit Timers(boost::asio::io_context& loop) : connect(loop), pump(loop), grace(loop) {}
   boost::asio::steady_timer connect;
   boost::asio::steady_timer pump;
+  boost::asio::steady_timer grace;
   bool connect_armed = false;
 };
 
@@ -95,6 +96,34 @@ void Upstream::stop() {
     f->session->stop();
   timers_->connect.cancel();
   timers_->pump.cancel();
+  timers_->grace.cancel();
+  connect_queue_.clear();
+  if (auto stopped = std::move(stopped_)) {
+    stopped_ = nullptr;
+    stopped();
+  }
+}
+
+void Upstream::stop(std::chrono::milliseconds grace, std::function<void()> stopped) {
+  stopped_ = std::move(stopped);
+  timers_->connect.cancel();
+  connect_queue_.clear();
+  timers_->grace.expires_after(grace);
+  timers_->grace.async_wait([this](boost::system::error_code ec) {
+    if (!ec) stop();
+  });
+  // Each session stops on its own last PUBACK; state_changed counts them down.
+  for (auto& [id, f] : feeds_)
+    f->session->quiesce();
+  check_stopped();
+}
+
+void Upstream::check_stopped() {
+  if (!stopped_) return;
+  for (const auto& [id, f] : feeds_) {
+    if (f->session->state() != SessionState::stopped) return;
+  }
+  stop();
 }
 
 void Upstream::refill(Feed& f) {
@@ -179,6 +208,7 @@ void Upstream::pump() {
 }
 
 void Upstream::want_connect(Session& s) {
+  if (stopped_) return;  // stopping: no new connections
   auto* f = feed_of(s.identity());
   if (f == nullptr || f->waiting_connect) return;
   f->waiting_connect = true;
@@ -215,6 +245,10 @@ void Upstream::state_changed(Session& s) {
     log_.info({.event = "session.online", .identity = s.identity().client_id()},
               s.identity().client_id() + ": connected");
     return;
+  }
+  if (s.state() == SessionState::stopped && stopped_) {
+    // Deferred: this runs inside the session's own stop().
+    boost::asio::post(loop_, [this] { check_stopped(); });
   }
   auto* f = feed_of(s.identity());
   if (f == nullptr || !f->holding) return;

@@ -53,8 +53,12 @@ class Upstream final : public SessionObserver, public StatusProvider {
   // New messages were stored for `identity`: take them when its session can send.
   void notify(const Identity& identity);
   Session* find(const Identity& identity);
-  // Disconnects every session cleanly.
+  // Disconnects every session cleanly, now.
   void stop();
+  // Disconnects every session once its in-flight messages are acknowledged (a message whose
+  // PUBACK never came is sent again after a restart: a duplicate at the hub), at most `grace`
+  // later; then `stopped`. Nothing new is published meanwhile.
+  void stop(std::chrono::milliseconds grace, std::function<void()> stopped);
 
   void describe(nlohmann::json& status) const override;
   void collect(MetricsWriter& metrics) const override;
@@ -77,6 +81,7 @@ class Upstream final : public SessionObserver, public StatusProvider {
   void pump();
   void schedule_pump(std::chrono::nanoseconds after);
   void grant_connects();
+  void check_stopped();
 
   boost::asio::io_context& loop_;
   UpstreamSettings settings_;
@@ -93,6 +98,7 @@ class Upstream final : public SessionObserver, public StatusProvider {
   struct Timers;
   std::unique_ptr<Timers> timers_;
   bool pump_scheduled_ = false;
+  std::function<void()> stopped_;  // set while stop(grace, ...) waits for PUBACKs
   std::uint64_t connects_granted_ = 0;
   std::uint64_t generations_ = 0;
 };

@@ -40,12 +40,9 @@ class SigtermUnderLoad(unittest.TestCase):
         fk.report("sigterm", result, "3 stops under load, each exited in " +
                   ", ".join(f"{s:.2f}s" for s in stops))
         self.assertEqual(result["lost"], 0, result["missing"])
-        # The promise is no duplicates. Known bug (reported with issue 8): on SIGTERM the daemon
-        # disconnects without waiting for the PUBACKs of what is in flight, so a message the hub
-        # stored just before is sent again after the restart (seen: 0 or 1 in 3 stops). Until that
-        # is fixed this asserts the bound the bug allows, hub.inflight (32) per stop, and the
-        # line above prints the count.
-        self.assertLessEqual(result["duplicated"], 32 * len(stops))
+        # No duplicates: on SIGTERM every session waits (bounded) for the PUBACKs of what it has
+        # in flight before it disconnects, so nothing the hub stored is sent again.
+        self.assertEqual(result["duplicated"], 0)
         self.assertEqual(result["out_of_order"], 0)
 
 

@@ -137,5 +137,54 @@ TEST(UpstreamAgainstMosquitto, AnOfflineSessionHoldsNothingOfTheOutbox) {
   EXPECT_EQ(h.outbox().pending(s.identity), 3u);
 }
 
+// A stop under load waits for the PUBACKs of what is in flight (a message disconnected from before
+// its PUBACK is sent again after a restart: a duplicate), and is bounded when they never come.
+TEST(UpstreamAgainstMosquitto, AGracefulStopWaitsForInFlightPubacksWithinItsGrace) {
+  MosquittoBroker broker;
+  UpstreamHarness h;
+  hub::SessionSettings s;
+  s.identity = Identity{DeviceId("dev-m"), ModuleId()};
+  s.hub_host = "localhost";
+  s.endpoint = {"localhost", broker.plain_port()};
+  s.sas_key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+  s.inflight = 8;
+  h.run([&] { h.upstream().add(s); });
+  h.send(s.identity, 0, 2000);
+  ASSERT_TRUE(h.outbox().wait_acked(50, 20s)) << h.outbox().acked();
+  std::promise<void> stopped;
+  h.run([&] { h.upstream().stop(30s, [&] { stopped.set_value(); }); });
+  ASSERT_EQ(stopped.get_future().wait_for(20s), std::future_status::ready);
+  const auto [sent, acked, state] = h.run([&] {
+    auto* session = h.upstream().find(s.identity);
+    return std::tuple(session->counters().sent, session->counters().acked, session->state());
+  });
+  EXPECT_EQ(state, hub::SessionState::stopped);
+  EXPECT_LT(acked, 2000u);  // stopped mid-stream...
+  EXPECT_EQ(sent, acked);   // ...with nothing left in flight
+
+  // PUBACKs that never come: the stop ends at its grace.
+  MosquittoBroker frozen;
+  UpstreamHarness h2;
+  s.endpoint = {"localhost", frozen.plain_port()};
+  h2.run([&] { h2.upstream().add(s); });
+  h2.send(s.identity, 0, 5);
+  ASSERT_TRUE(h2.outbox().wait_acked(5, 20s));
+  ASSERT_EQ(::kill(frozen.pid(), SIGSTOP), 0);
+  h2.send(s.identity, 5, 5);
+  for (int i = 0;
+       i < 200 && h2.run([&] { return h2.upstream().find(s.identity)->in_flight(); }) == 0; ++i) {
+    std::this_thread::sleep_for(10ms);  // polling state owned by the loop
+  }
+  std::promise<void> bounded;
+  const auto began = std::chrono::steady_clock::now();
+  h2.run([&] { h2.upstream().stop(300ms, [&] { bounded.set_value(); }); });
+  const bool ended = bounded.get_future().wait_for(10s) == std::future_status::ready;
+  ASSERT_EQ(::kill(frozen.pid(), SIGCONT), 0);
+  ASSERT_TRUE(ended);
+  EXPECT_GE(std::chrono::steady_clock::now() - began, 300ms);
+  EXPECT_EQ(h2.run([&] { return h2.upstream().find(s.identity)->state(); }),
+            hub::SessionState::stopped);
+}
+
 }  // namespace
 }  // namespace fieldlink::testing
