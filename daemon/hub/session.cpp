@@ -148,7 +148,7 @@ void Session::send(std::string bytes) {
     boost::asio::post(loop_,
                       [this, alive = std::weak_ptr<int>(alive_), g = generation_, unwritten] {
                         if (alive.expired() || g != generation_ || !connection_) return;
-                        ++counters_.stalls;
+                        ++counters_.write_backlogs;
                         fail("the hub stopped reading: " + std::to_string(unwritten / 1024) +
                                  " KiB waiting to be written",
                              false);
@@ -605,6 +605,7 @@ void Session::describe(nlohmann::json& out) const {
          {"reconnects", counters_.reconnects},
          {"token_renewals", counters_.token_renewals},
          {"stalls", counters_.stalls},
+         {"write_backlogs", counters_.write_backlogs},
          {"c2d_abandoned", counters_.c2d_abandoned},
          {"refused_too_large", counters_.refused_too_large},
          {"inbound_dropped", counters_.inbound_dropped}};

@@ -88,8 +88,9 @@ class Session {
     std::uint64_t acked = 0;
     std::uint64_t refused_too_large = 0;
     std::uint64_t inbound_dropped = 0;  // topics we could not make sense of
-    std::uint64_t stalls = 0;
-    std::uint64_t c2d_abandoned = 0;  // not kept downstream; left to the hub to redeliver
+    std::uint64_t stalls = 0;           // left: PUBACKs stopped coming (hub.stall_timeout)
+    std::uint64_t write_backlogs = 0;   // left: the hub stopped reading what we wrote
+    std::uint64_t c2d_abandoned = 0;    // not kept downstream; left to the hub to redeliver
   };
   enum class PublishResult { sent, too_large, not_ready };
 

@@ -325,6 +325,18 @@ void Upstream::collect(MetricsWriter& m) const {
               static_cast<double>(c.token_renewals), l);
     m.counter("fieldlink_hub_messages_too_large_total", "Messages the hub could never take.",
               static_cast<double>(c.refused_too_large), l);
+    m.counter("fieldlink_hub_stalls_total",
+              "Connections left because PUBACKs stopped coming (hub.stall_timeout).",
+              static_cast<double>(c.stalls), l);
+    m.counter("fieldlink_hub_write_backlogs_total",
+              "Connections left because the hub stopped reading what was written to it.",
+              static_cast<double>(c.write_backlogs), l);
+    m.counter("fieldlink_hub_c2d_abandoned_total",
+              "C2D messages not kept downstream (journal full), left to the hub to redeliver.",
+              static_cast<double>(c.c2d_abandoned), l);
+    m.counter("fieldlink_hub_inbound_dropped_total",
+              "Messages from the hub on topics that could not be understood.",
+              static_cast<double>(c.inbound_dropped), l);
   }
 }
 

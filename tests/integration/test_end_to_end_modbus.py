@@ -111,6 +111,8 @@ class EndToEndModbus(unittest.TestCase):
         self.assertIn("journal", doc)
         status, metrics, _ = self.daemon.get("/metrics")
         self.assertRegex(metrics, r'fieldlink_hub_messages_acked_total\{identity="boiler-1"\} [1-9]')
+        for healthy in ("stalls", "write_backlogs", "c2d_abandoned", "inbound_dropped"):
+            self.assertRegex(metrics, rf'fieldlink_hub_{healthy}_total\{{identity="boiler-1"\}} 0\n')
 
 
 class WrongKey(unittest.TestCase):
