@@ -11,7 +11,7 @@ import unittest
 
 import faultkit as fk
 
-KILLS = 10     # the issue says 20; 10 keeps the suite inside its budget
+KILLS = 20     # the issue's 20; short uptimes between kills keep the case inside its budget
 RATE = 200     # readings/s across all devices
 # The journal's group-commit window, which bounds what a kill loses after the broker's hand-over;
 # FAULTS_COMMIT_INTERVAL=2ms shows how the loss follows it.
@@ -42,7 +42,7 @@ class SigkillUnderLoad(unittest.TestCase):
         journaled = set()
         uptimes = []
         for _ in range(KILLS):
-            up = rng.uniform(0.5, 3.0)
+            up = rng.uniform(0.3, 1.5)
             uptimes.append(up)
             time.sleep(up)  # a random moment under load
             self.daemon.signal(fk.signal.SIGKILL)
