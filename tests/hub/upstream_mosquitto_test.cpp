@@ -12,17 +12,23 @@ namespace {
 
 using namespace std::chrono_literals;
 
-void expect_forwarded(MosquittoBroker& broker, hub::mqtt::TlsContext* tls, unsigned short port) {
-  ChildProcess sub({"mosquitto_sub", "-h", "127.0.0.1", "-p", std::to_string(broker.plain_port()),
-                    "-t", "devices/#", "-v", "-C", "30", "-W", "30"});
-  // mosquitto_sub prints nothing when subscribed; a retained marker on a topic of its own tells.
-  UpstreamHarness h;
+// One identity against the broker at `port` (the broker does not check the token).
+hub::SessionSettings settings_for(unsigned short port, hub::mqtt::TlsContext* tls = nullptr) {
   hub::SessionSettings s;
   s.identity = Identity{DeviceId("dev-m"), ModuleId()};
   s.hub_host = "localhost";
   s.endpoint = {"localhost", port};
   s.sas_key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
   s.tls = tls;
+  return s;
+}
+
+void expect_forwarded(MosquittoBroker& broker, hub::mqtt::TlsContext* tls, unsigned short port) {
+  ChildProcess sub({"mosquitto_sub", "-h", "127.0.0.1", "-p", std::to_string(broker.plain_port()),
+                    "-t", "devices/#", "-v", "-C", "30", "-W", "30"});
+  // mosquitto_sub prints nothing when subscribed; a retained marker on a topic of its own tells.
+  UpstreamHarness h;
+  auto s = settings_for(port, tls);
   s.inflight = 4;
   // Subscriber first, so nothing published is missed: wait for its connection in the broker.
   ChildProcess marker({"mosquitto_pub", "-h", "127.0.0.1", "-p",
@@ -56,12 +62,7 @@ TEST(UpstreamAgainstMosquitto, RefusesACertificateFromAnotherCa) {
   MosquittoBroker other;  // its CA did not sign `broker`'s certificate
   hub::mqtt::TlsContext tls(other.ca_file());
   UpstreamHarness h;
-  hub::SessionSettings s;
-  s.identity = Identity{DeviceId("dev-m"), ModuleId()};
-  s.hub_host = "localhost";
-  s.endpoint = {"localhost", broker.tls_port()};
-  s.sas_key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
-  s.tls = &tls;
+  auto s = settings_for(broker.tls_port(), &tls);
   h.run([&] { h.upstream().add(s); });
   std::string error;
   for (int i = 0; i < 200 && error.empty(); ++i) {
@@ -78,11 +79,7 @@ TEST(UpstreamAgainstMosquitto, RefusesACertificateFromAnotherCa) {
 TEST(UpstreamAgainstMosquitto, AHubThatStopsReadingIsLeftBeforeKeepAlive) {
   MosquittoBroker broker;
   UpstreamHarness h;
-  hub::SessionSettings s;
-  s.identity = Identity{DeviceId("dev-m"), ModuleId()};
-  s.hub_host = "localhost";
-  s.endpoint = {"localhost", broker.plain_port()};
-  s.sas_key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+  auto s = settings_for(broker.plain_port());
   s.inflight = 1;  // bound: 256 KiB + 1 MiB unwritten
   s.open_timeout = 5s;
   h.run([&] { h.upstream().add(s); });
@@ -118,11 +115,7 @@ TEST(UpstreamAgainstMosquitto, AHubThatStopsReadingIsLeftBeforeKeepAlive) {
 TEST(UpstreamAgainstMosquitto, AnOfflineSessionHoldsNothingOfTheOutbox) {
   auto broker = std::make_unique<MosquittoBroker>();
   UpstreamHarness h;
-  hub::SessionSettings s;
-  s.identity = Identity{DeviceId("dev-m"), ModuleId()};
-  s.hub_host = "localhost";
-  s.endpoint = {"localhost", broker->plain_port()};
-  s.sas_key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+  auto s = settings_for(broker->plain_port());
   h.run([&] { h.upstream().add(s); });
   h.send(s.identity, 0, 5);
   ASSERT_TRUE(h.outbox().wait_acked(5, 20s)) << h.outbox().acked();
@@ -143,11 +136,7 @@ TEST(UpstreamAgainstMosquitto, AnOfflineSessionHoldsNothingOfTheOutbox) {
 TEST(UpstreamAgainstMosquitto, AGracefulStopWaitsForInFlightPubacksWithinItsGrace) {
   MosquittoBroker broker;
   UpstreamHarness h;
-  hub::SessionSettings s;
-  s.identity = Identity{DeviceId("dev-m"), ModuleId()};
-  s.hub_host = "localhost";
-  s.endpoint = {"localhost", broker.plain_port()};
-  s.sas_key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+  auto s = settings_for(broker.plain_port());
   s.inflight = 8;
   h.run([&] { h.upstream().add(s); });
   h.send(s.identity, 0, 2000);
