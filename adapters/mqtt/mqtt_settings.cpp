@@ -270,7 +270,7 @@ std::shared_ptr<const MqttSettings> parse_mqtt_settings(const ConfigNode& item,
 }
 
 std::string mqtt_schema_reference() {
-  return config::reference_rows("", adapter_fields()) +
+  return config::reference_header() + config::reference_rows("", adapter_fields()) +
          config::reference_rows("topics[].", topic_fields()) +
          config::reference_rows("topics[].fields[].", mapping_fields());
 }
