@@ -47,6 +47,10 @@ const std::vector<config::Field<MqttSettings>>& adapter_fields() {
       key("offline_after", &S::offline_after, "5m",
           "A device unseen this long is reported offline (status and fieldlink.online=false).",
           Range<Duration>{1s, 24h * 30}),
+      key("max_payload", &S::max_payload, "64KiB",
+          "Largest message payload taken; a bigger one is skipped and counted as invalid "
+          "(too_large). IoT Hub takes at most 256 KB per message.",
+          Range<config::ByteSize>{config::ByteSize{1}, config::ByteSize{256 << 20}}),
       key("c2d_topic", &S::c2d_text, "",
           "Where C2D messages are published, with {device}; empty: C2D not supported."),
       key("method_topic", &S::method_text, "",
