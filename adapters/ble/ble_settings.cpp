@@ -5,6 +5,7 @@
 #include <charconv>
 #include <set>
 
+#include "config/adapter_settings.hpp"
 #include "config/field.hpp"
 #include "config/map_reader.hpp"
 
@@ -145,6 +146,8 @@ using namespace std::chrono_literals;
 using config::Field;
 using config::key;
 using config::Range;
+using config::valid_value_name;
+using config::where_of;
 using Ms = std::chrono::milliseconds;
 using Kind = ConfigNode::Kind;
 using I64 = std::int64_t;
@@ -307,18 +310,6 @@ const std::vector<Field<CodecKeys>>& advert_field_fields() {
     return v;
   }();
   return f;
-}
-
-bool valid_value_name(std::string_view n) {
-  return !n.empty() && std::all_of(n.begin(), n.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-           c == '-';
-  });
-}
-
-Location where_of(const ConfigNode& item, std::string_view k) {
-  const auto* n = item.find(k);
-  return n ? n->where : item.where;
 }
 
 class Parser {
@@ -564,16 +555,12 @@ class Parser {
 std::shared_ptr<const BleSettings> parse_ble_settings(const ConfigNode& node,
                                                       const std::string& path,
                                                       Diagnostics& diagnostics) {
-  auto s = std::make_shared<BleSettings>();
-  if (const auto* n = node.find("name")) s->name = AdapterName(n->scalar);
-  const auto before = diagnostics.size();
-  Parser(diagnostics).adapter(node, path, *s);
-  if (diagnostics.size() != before) return nullptr;
-  return s;
+  return config::parse_adapter<BleSettings>(
+      node, diagnostics, [&](BleSettings& s) { Parser(diagnostics).adapter(node, path, s); });
 }
 
 std::string ble_schema_reference() {
-  std::string out = "| key | type | default | range | description |\n|---|---|---|---|---|\n";
+  auto out = config::reference_header();
   out += config::reference_rows("", adapter_fields());
   out += config::reference_rows("devices[].", device_fields());
   out += config::reference_rows("devices[].discover.", discover_fields());

@@ -5,6 +5,7 @@
 #include <map>
 #include <optional>
 
+#include "config/adapter_settings.hpp"
 #include "config/field.hpp"
 #include "config/map_reader.hpp"
 
@@ -100,6 +101,8 @@ using namespace std::chrono_literals;
 using config::Field;
 using config::key;
 using config::Range;
+using config::valid_value_name;
+using config::where_of;
 using Ms = std::chrono::milliseconds;
 using Kind = ConfigNode::Kind;
 
@@ -220,18 +223,6 @@ const std::vector<Field<PointKeys>>& point_fields() {
           Range<Ms>{0ms, 24h}),
   };
   return fields;
-}
-
-bool valid_point_name(std::string_view n) {
-  return !n.empty() && std::all_of(n.begin(), n.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-           c == '-';
-  });
-}
-
-Location where_of(const ConfigNode& item, std::string_view key) {
-  const auto* n = item.find(key);
-  return n ? n->where : item.where;
 }
 
 std::string line_of(const Location& l) {
@@ -370,7 +361,7 @@ class Parser {
       diag_.add(where_of(item, key_name),
                 path + (key_name.empty() ? "" : ".") + std::string(key_name), std::move(message));
     };
-    if (!valid_point_name(k.name)) {
+    if (!valid_value_name(k.name)) {
       err("name", "expected a point name of letters, digits, '_' or '-', got '" + k.name + "'");
     }
     p.name = k.name;
@@ -500,17 +491,14 @@ std::shared_ptr<const ModbusSettings> parse_modbus_settings(Transport transport,
                                                             const ConfigNode& node,
                                                             const std::string& path,
                                                             Diagnostics& diagnostics) {
-  auto s = std::make_shared<ModbusSettings>();
-  s->transport = transport;
-  if (const auto* n = node.find("name")) s->name = AdapterName(n->scalar);
-  const auto before = diagnostics.size();
-  Parser(transport, diagnostics).adapter(node, path, *s);
-  if (diagnostics.size() != before) return nullptr;
-  return s;
+  return config::parse_adapter<ModbusSettings>(node, diagnostics, [&](ModbusSettings& s) {
+    s.transport = transport;
+    Parser(transport, diagnostics).adapter(node, path, s);
+  });
 }
 
 std::string modbus_schema_reference(Transport transport) {
-  std::string out = "| key | type | default | range | description |\n|---|---|---|---|---|\n";
+  auto out = config::reference_header();
   out += config::reference_rows("", adapter_fields(transport));
   out += config::reference_rows("devices[].", device_fields(transport));
   out += config::reference_rows("devices[].points[].", point_fields());

@@ -179,6 +179,7 @@ void MqttAdapter::on_message(const InboundMessage& m) {
   // After a refused push the connection is being cut: nothing of it is acknowledged, so the
   // broker sends these again after the reconnect.
   if (refusing_) return;
+  if (m.payload.size() > settings_->max_payload.bytes) return skip_too_large(m);
   if (answer_filter_ && method_answer(m)) return;
   // A retained message arrives when a subscription is made. With a resumed session we have
   // seen it before; with a fresh one it may be news, so it is taken.
@@ -245,6 +246,36 @@ void MqttAdapter::reject(const std::string& key, std::string_view topic, std::st
   // A key that is not valid cannot name a device; such messages are counted for the adapter.
   on_loop([this, key = valid_device_key(key) ? key : std::string{},
            why = std::string(topic) + ": " + why] { observe(key, false, false, why); });
+}
+
+// libmosquitto has already read the whole payload (the broker's message_size_limit bounds that);
+// this bounds what is decoded, journaled and sent on. Counted as an invalid message of the device
+// the topic names, so an operator sees whose payloads are too big.
+void MqttAdapter::skip_too_large(const InboundMessage& m) {
+  ++too_large_;
+  reject(topic_device_key(m.topic), m.topic,
+         "too_large: " + std::to_string(m.payload.size()) + " bytes, over max_payload " +
+             config::format_size(settings_->max_payload));
+}
+
+// The device key a topic alone names, without decoding the payload; "" when only the payload
+// (device_field) names it or no topic route matches.
+std::string MqttAdapter::topic_device_key(std::string_view topic) const {
+  const auto level = [](const std::vector<std::string_view>& caps, std::string_view n) {
+    size_t i = 0;
+    std::from_chars(n.data(), n.data() + n.size(), i);
+    return i >= 1 && i <= caps.size() ? caps[i - 1] : std::string_view{};
+  };
+  if (reported_filter_) {
+    if (auto caps = reported_filter_->match(topic)) return std::string(caps->front());
+  }
+  for (const auto& route : settings_->topics) {
+    const auto caps = route.filter->match(topic);
+    if (!caps) continue;
+    if (!route.device) return {};
+    return route.device->expand([&](std::string_view n) { return level(*caps, n); });
+  }
+  return {};
 }
 
 bool MqttAdapter::method_answer(const InboundMessage& m) {
@@ -449,6 +480,7 @@ void MqttAdapter::describe(json& out) const {
          {"disconnects", disconnects_},
          {"readings", readings_.load()},
          {"unattributed_invalid", unattributed_invalid_},
+         {"too_large", too_large_.load()},
          {"unmatched", unmatched_.load()},
          {"backpressure", backpressure_.load()},
          {"retained_skipped", retained_skipped_.load()},

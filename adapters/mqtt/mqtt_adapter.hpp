@@ -57,7 +57,7 @@ class MqttAdapter final : public Adapter {
   void stop(std::function<void()> done) override;
   void execute(const Command& command, OutcomeHandler handler) override;
   // { "type", "broker", "connected", "connects", "disconnects", "readings", "invalid",
-  //   "unattributed_invalid", "unmatched", "backpressure", "retained_skipped",
+  //   "unattributed_invalid", "too_large", "unmatched", "backpressure", "retained_skipped",
   //   "methods_pending", "devices": { <key>: {...} } }
   void describe(nlohmann::json& out) const override;
 
@@ -72,6 +72,8 @@ class MqttAdapter final : public Adapter {
   void deliver(const std::string& key, std::vector<std::pair<std::string, Value>> values,
                ReadingKind kind);
   void reject(const std::string& key, std::string_view topic, std::string why);
+  void skip_too_large(const InboundMessage& message);
+  std::string topic_device_key(std::string_view topic) const;
   bool method_answer(const InboundMessage& message);
 
   // Core loop.
@@ -102,7 +104,8 @@ class MqttAdapter final : public Adapter {
   bool refusing_ = false;
 
   // Counted on the network thread, read by describe().
-  std::atomic<std::uint64_t> readings_{0}, unmatched_{0}, backpressure_{0}, retained_skipped_{0};
+  std::atomic<std::uint64_t> readings_{0}, unmatched_{0}, backpressure_{0}, retained_skipped_{0},
+      too_large_{0};
 
   // Core loop only.
   DeviceTable devices_;

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "config/adapter_settings.hpp"
 #include "config/field.hpp"
 #include "config/map_reader.hpp"
 
@@ -46,6 +47,10 @@ const std::vector<config::Field<MqttSettings>>& adapter_fields() {
       key("offline_after", &S::offline_after, "5m",
           "A device unseen this long is reported offline (status and fieldlink.online=false).",
           Range<Duration>{1s, 24h * 30}),
+      key("max_payload", &S::max_payload, "64KiB",
+          "Largest message payload taken; a bigger one is skipped and counted as invalid "
+          "(too_large). IoT Hub takes at most 256 KB per message.",
+          Range<config::ByteSize>{config::ByteSize{1}, config::ByteSize{256 << 20}}),
       key("c2d_topic", &S::c2d_text, "",
           "Where C2D messages are published, with {device}; empty: C2D not supported."),
       key("method_topic", &S::method_text, "",
@@ -221,53 +226,55 @@ std::optional<TopicTemplate> read_template(const std::string& text, const std::s
   return t;
 }
 
+// Every key of one mqtt adapter entry and the checks that involve several of them.
+void read_adapter(const ConfigNode& item, const std::string& path, MqttSettings& s,
+                  Diagnostics& diag) {
+  config::apply_defaults(adapter_fields(), s, diag);
+  config::SetAt set_at;
+  read_map(item, "", path, adapter_fields(), s, diag, {"name", "type", "topics"}, &set_at);
+  if (const auto* topics = item.find("topics")) {
+    read_topics(*topics, path + ".topics", s, diag);
+  } else {
+    diag.add(item.where, path, "missing required key 'topics' (list of topic filters)");
+  }
+  if (s.client_id.empty()) s.client_id = "fieldlink-" + s.name.str();
+  if (!s.password_file.path.empty() && s.username.empty()) {
+    diag.add(where_of(set_at, path + ".password_file", item.where), path + ".password_file",
+             "password_file needs username");
+  }
+  if (s.tls && !std::filesystem::is_regular_file(s.ca_file.path)) {
+    diag.add(where_of(set_at, path + ".ca_file", where_of(set_at, path + ".tls", item.where)),
+             path + ".ca_file", "cannot use CA file " + s.ca_file.path + ": no such file");
+  }
+  if (!s.socket.path.empty() && s.tls) {
+    diag.add(where_of(set_at, path + ".tls", item.where), path + ".tls",
+             "tls is for TCP connections; a unix socket is already local");
+  }
+  if (s.reconnect_max < s.reconnect_min) {
+    diag.add(where_of(set_at, path + ".reconnect_max", item.where), path + ".reconnect_max",
+             "must be at least reconnect_min (" + config::format_duration(s.reconnect_min) + ")");
+  }
+  s.c2d_topic =
+      read_template(s.c2d_text, path + ".c2d_topic", {"device"}, {}, set_at, item.where, diag);
+  s.method_topic = read_template(s.method_text, path + ".method_topic", {"device", "method"},
+                                 {"device", "method"}, set_at, item.where, diag);
+  s.desired_topic = read_template(s.desired_text, path + ".desired_topic", {"device"}, {}, set_at,
+                                  item.where, diag);
+  s.reported_topic = read_template(s.reported_text, path + ".reported_topic", {"device"},
+                                   {"device"}, set_at, item.where, diag);
+}
+
 }  // namespace
 
 std::shared_ptr<const MqttSettings> parse_mqtt_settings(const ConfigNode& item,
                                                         const std::string& path,
                                                         Diagnostics& diag) {
-  auto s = std::make_shared<MqttSettings>();
-  if (const auto* name = item.find("name")) s->name = AdapterName(name->scalar);
-  const auto before = diag.size();
-  config::apply_defaults(adapter_fields(), *s, diag);
-  config::SetAt set_at;
-  read_map(item, "", path, adapter_fields(), *s, diag, {"name", "type", "topics"}, &set_at);
-  if (const auto* topics = item.find("topics")) {
-    read_topics(*topics, path + ".topics", *s, diag);
-  } else {
-    diag.add(item.where, path, "missing required key 'topics' (list of topic filters)");
-  }
-  if (s->client_id.empty()) s->client_id = "fieldlink-" + s->name.str();
-  if (!s->password_file.path.empty() && s->username.empty()) {
-    diag.add(where_of(set_at, path + ".password_file", item.where), path + ".password_file",
-             "password_file needs username");
-  }
-  if (s->tls && !std::filesystem::is_regular_file(s->ca_file.path)) {
-    diag.add(where_of(set_at, path + ".ca_file", where_of(set_at, path + ".tls", item.where)),
-             path + ".ca_file", "cannot use CA file " + s->ca_file.path + ": no such file");
-  }
-  if (!s->socket.path.empty() && s->tls) {
-    diag.add(where_of(set_at, path + ".tls", item.where), path + ".tls",
-             "tls is for TCP connections; a unix socket is already local");
-  }
-  if (s->reconnect_max < s->reconnect_min) {
-    diag.add(where_of(set_at, path + ".reconnect_max", item.where), path + ".reconnect_max",
-             "must be at least reconnect_min (" + config::format_duration(s->reconnect_min) + ")");
-  }
-  s->c2d_topic =
-      read_template(s->c2d_text, path + ".c2d_topic", {"device"}, {}, set_at, item.where, diag);
-  s->method_topic = read_template(s->method_text, path + ".method_topic", {"device", "method"},
-                                  {"device", "method"}, set_at, item.where, diag);
-  s->desired_topic = read_template(s->desired_text, path + ".desired_topic", {"device"}, {}, set_at,
-                                   item.where, diag);
-  s->reported_topic = read_template(s->reported_text, path + ".reported_topic", {"device"},
-                                    {"device"}, set_at, item.where, diag);
-  if (diag.size() != before) return nullptr;
-  return s;
+  return config::parse_adapter<MqttSettings>(
+      item, diag, [&](MqttSettings& s) { read_adapter(item, path, s, diag); });
 }
 
 std::string mqtt_schema_reference() {
-  return config::reference_rows("", adapter_fields()) +
+  return config::reference_header() + config::reference_rows("", adapter_fields()) +
          config::reference_rows("topics[].", topic_fields()) +
          config::reference_rows("topics[].fields[].", mapping_fields());
 }

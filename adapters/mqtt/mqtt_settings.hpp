@@ -52,6 +52,7 @@ struct MqttSettings final : AdapterSettings {
   config::Duration reconnect_min{};
   config::Duration reconnect_max{};
   config::Duration offline_after{};
+  config::ByteSize max_payload{};
 
   std::vector<TopicRoute> topics;
   std::string c2d_text, method_text, desired_text, reported_text;

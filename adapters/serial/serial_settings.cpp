@@ -5,6 +5,7 @@
 
 #include "adapters/serial/escaped_bytes.hpp"
 #include "adapters/serial/named_regex.hpp"
+#include "config/adapter_settings.hpp"
 #include "config/field.hpp"
 #include "config/map_reader.hpp"
 
@@ -110,6 +111,7 @@ using namespace std::chrono_literals;
 using config::Field;
 using config::key;
 using config::Range;
+using config::where_of;
 using Ms = std::chrono::milliseconds;
 using Kind = ConfigNode::Kind;
 using I64 = std::int64_t;
@@ -275,16 +277,9 @@ const std::vector<Field<FieldKeys>>& binary_field_fields() {
   return f;
 }
 
+// Serial field names also allow dots, as they did before the other adapters shared this check.
 bool valid_value_name(std::string_view n) {
-  return !n.empty() && std::all_of(n.begin(), n.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-           c == '-' || c == '.';
-  });
-}
-
-Location where_of(const ConfigNode& item, std::string_view k) {
-  const auto* n = item.find(k);
-  return n ? n->where : item.where;
+  return config::valid_value_name(n, ".");
 }
 
 Location key_where(const ConfigNode& map, std::string_view k) {
@@ -696,16 +691,12 @@ class Parser {
 std::shared_ptr<const SerialSettings> parse_serial_settings(const ConfigNode& node,
                                                             const std::string& path,
                                                             Diagnostics& diagnostics) {
-  auto s = std::make_shared<SerialSettings>();
-  if (const auto* n = node.find("name")) s->name = AdapterName(n->scalar);
-  const auto before = diagnostics.size();
-  Parser(diagnostics).adapter(node, path, *s);
-  if (diagnostics.size() != before) return nullptr;
-  return s;
+  return config::parse_adapter<SerialSettings>(
+      node, diagnostics, [&](SerialSettings& s) { Parser(diagnostics).adapter(node, path, s); });
 }
 
 std::string serial_schema_reference() {
-  std::string out = "| key | type | default | range | description |\n|---|---|---|---|---|\n";
+  auto out = config::reference_header();
   out += config::reference_rows("", adapter_fields());
   out += config::reference_rows("framing.", framing_fields());
   out += config::reference_rows("parse.", parse_fields());

@@ -94,9 +94,7 @@ std::string Router::next_message_id() {
 }
 
 std::optional<Identity> Router::identity_for(const SourceAddress& source) {
-  const auto gateway = Identity{DeviceId(settings_.gateway_identity), ModuleId()};
-  if (settings_.gateway_mode) return gateway;
-  if (identities_) {
+  if (!settings_.gateway_mode && identities_) {
     if (auto b = identities_->resolve(source)) {
       const auto client = b->identity.client_id();
       auto [it, fresh] = known_.emplace(source.str(), client);
@@ -104,6 +102,12 @@ std::optional<Identity> Router::identity_for(const SourceAddress& source) {
       return b->identity;
     }
   }
+  return fallback_identity();
+}
+
+std::optional<Identity> Router::fallback_identity() const {
+  const auto gateway = Identity{DeviceId(settings_.gateway_identity), ModuleId()};
+  if (settings_.gateway_mode) return gateway;
   if (settings_.unknown_sources == config::UnknownSources::gateway &&
       !settings_.gateway_identity.empty()) {
     return gateway;
@@ -111,10 +115,23 @@ std::optional<Identity> Router::identity_for(const SourceAddress& source) {
   return std::nullopt;
 }
 
+std::string Router::client_id_of(const std::string& source) const {
+  const auto address = SourceAddress::parse(source);
+  if (!settings_.gateway_mode && identities_ && address) {
+    if (auto b = identities_->resolve(*address)) return b->identity.client_id();
+  }
+  const auto fallback = fallback_identity();
+  return fallback ? fallback->client_id() : std::string();
+}
+
 Router::Result Router::push(Reading reading) {
   ++counters_.readings;
   const auto identity = identity_for(reading.source);
+  // Only telemetry: presence statements (fieldlink.online) come from the adapter, not the device.
+  auto* activity =
+      reading.kind == ReadingKind::telemetry ? &activity_[reading.source.str()] : nullptr;
   if (!identity) {
+    if (activity != nullptr) ++activity->dropped;
     ++counters_.unknown_source;
     log_.warning({.event = "router.unknown_source", .source = reading.source.str()},
                  "no identity is bound to " + reading.source.str() +
@@ -137,7 +154,11 @@ Router::Result Router::push(Reading reading) {
   }
   if (!intake_.append(std::move(m))) {
     ++counters_.refused_by_store;
-    return Result::backpressure;
+    return Result::backpressure;  // the adapter offers it again: not dropped
+  }
+  if (activity != nullptr) {
+    ++activity->readings;
+    activity->last_reading = reading.sampled_at;
   }
   return Result::accepted;
 }
@@ -353,6 +374,18 @@ void Router::gateway_method(const hub::Downlink& d) {
 }
 
 void Router::describe(nlohmann::json& status) const {
+  DeviceList devices;
+  for (const auto& [name, adapter] : adapters_) {
+    nlohmann::json section = nlohmann::json::object();
+    adapter->describe(section);
+    devices.add_adapter(name, section);
+  }
+  for (const auto& [source, activity] : activity_) {
+    const auto address = SourceAddress::parse(source);
+    devices.add_activity(source, address ? std::string(address->adapter()) : std::string(),
+                         activity);
+  }
+  status["devices"] = devices.to_json([this](const std::string& s) { return client_id_of(s); });
   status["router"] = {{"readings", counters_.readings},
                       {"unknown_source", counters_.unknown_source},
                       {"refused_by_store", counters_.refused_by_store},

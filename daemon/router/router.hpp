@@ -26,6 +26,7 @@
 #include "core/rng.hpp"
 #include "hub/upstream.hpp"
 #include "identity-map/identity_map.hpp"
+#include "status/device_list.hpp"
 #include "status/status_board.hpp"
 #include "store/journal_records.hpp"
 
@@ -116,6 +117,10 @@ class Router final : public ReadingSink, public hub::DownlinkHandler, public Sta
   struct PendingMethod;
 
   std::optional<Identity> identity_for(const SourceAddress& source);
+  // The identity readings of no binding travel on, by policy (gateway mode, unknown_sources).
+  std::optional<Identity> fallback_identity() const;
+  // The client id a source's readings travel on, without making a session; "" when none.
+  std::string client_id_of(const std::string& source) const;
   void gateway_method(const hub::Downlink& d);
   // A device's reported properties (or fieldlink's statement about it, such as
   // fieldlink.online) become a twin reported patch. Not journaled: a patch that finds the
@@ -142,7 +147,8 @@ class Router final : public ReadingSink, public hub::DownlinkHandler, public Sta
   const Clock& clock_;
   std::shared_ptr<const IdentityMap> identities_;
   std::map<std::string, Adapter*, std::less<>> adapters_;  // by adapter name
-  std::map<std::string, std::string> known_;  // source → client id already given a session
+  std::map<std::string, std::string> known_;        // source → client id already given a session
+  std::map<std::string, SourceActivity> activity_;  // source → its telemetry, for /status
   std::map<std::uint64_t, std::unique_ptr<PendingMethod>> methods_;
   std::set<std::int64_t> delivering_;  // queued C2D ids with an attempt in progress
   // The queue answers `due` on its own thread, so an answer can still list a message settled

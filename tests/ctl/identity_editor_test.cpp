@@ -4,6 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <filesystem>
 
 #include "ctl_test_support.hpp"
@@ -78,6 +82,36 @@ TEST_F(IdentityEditor, GeneratedKeyIsPrivateAndTheBindingLoads) {
   // Nothing else is left behind in identities.d (no temp files).
   EXPECT_EQ(std::distance(fs::directory_iterator(dir_ / "identities.d"), fs::directory_iterator{}),
             1);
+}
+
+// The package makes identities.d and keys for user fieldlink while ctl runs as root: what ctl
+// writes there must belong to the folder's owner, or the daemon cannot read its own keys. As
+// root the folders are given to nobody; otherwise the owner is ours, which still must match.
+TEST_F(IdentityEditor, NewFilesTakeTheOwnerOfTheirFolder) {
+  const auto ids = dir_ / "identities.d";
+  const auto keys = dir_ / "keys";
+  ASSERT_EQ(::mkdir(ids.c_str(), 0755), 0);
+  ASSERT_EQ(::mkdir(keys.c_str(), 0700), 0);
+  if (::geteuid() == 0) {
+    const passwd* nobody = ::getpwnam("nobody");
+    ASSERT_NE(nobody, nullptr);
+    ASSERT_EQ(::chown(ids.c_str(), nobody->pw_uid, nobody->pw_gid), 0);
+    ASSERT_EQ(::chown(keys.c_str(), nobody->pw_uid, nobody->pw_gid), 0);
+  }
+  const auto r = add_identity(place_, generated("dev-2"));
+  ASSERT_TRUE(r.ok) << ::testing::PrintToString(r.errors);
+  const auto owner = [](const std::string& path) {
+    struct stat st {};
+    EXPECT_EQ(::stat(path.c_str(), &st), 0) << path;
+    return std::pair(st.st_uid, st.st_gid);
+  };
+  EXPECT_EQ(owner(r.file), owner(ids));
+  EXPECT_EQ(owner(r.key_file), owner(keys));
+  if (::geteuid() == 0) {
+    EXPECT_NE(owner(r.key_file).first, 0u);
+  }
+  EXPECT_EQ(mode_of(r.key_file), 0600u);
+  EXPECT_EQ(mode_of(r.file), 0644u);
 }
 
 TEST_F(IdentityEditor, DuplicateSourceOrIdentityIsRefusedAndNothingChanges) {

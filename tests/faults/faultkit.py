@@ -19,11 +19,9 @@ import subprocess
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 
 from daemon_fixture import Daemon  # noqa: F401  (re-exported for the cases)
-from peers import HUBEMU, Mosquitto, free_port  # noqa: F401
+from peers import HUBEMU, HubEmulator, Mosquitto, free_port  # noqa: F401
 
 GROUP_KEY = base64.b64encode(bytes(range(32))).decode()
 
@@ -130,17 +128,9 @@ class Hub:
             self._harvested = self._count
             return new
 
-    def call(self, method, path, body=None, timeout=30):
-        data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(self.url + path, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(req, timeout=timeout) as res:
-                text = res.read().decode()
-                return res.status, json.loads(text) if text else None
-        except urllib.error.HTTPError as e:
-            text = e.read().decode()
-            return e.code, json.loads(text) if text else None
+    # The emulator's service-side API, called as the end-to-end tests call it (it needs only
+    # self.url); this class differs from theirs in how the emulator is started and stopped.
+    call = HubEmulator.call
 
     def add_device(self, device_id, key):
         status, doc = self.call("PUT", f"/devices/{device_id}", {"authentication": {
@@ -341,6 +331,19 @@ def mqtt_config(hub, broker, state_dir="state", connect_rate="50/s", stall_timeo
 def register_plant_devices(hub, keys):
     for k in keys:
         hub.add_device(f"plant-{k}", derived_key(f"plant-{k}"))
+
+
+def plant_on_mqtt(case, devices, **config):
+    """What most cases set up: the hub emulator, the plant's mosquitto, `devices` registered with
+    the hub as plant-<key>, and the daemon between them (mqtt_config with `config`); each is
+    closed when `case` ends. Sets case.hub, case.broker and case.daemon."""
+    case.hub = Hub()
+    case.addCleanup(case.hub.close)
+    case.broker = Mosquitto()
+    case.addCleanup(case.broker.close)
+    register_plant_devices(case.hub, devices)
+    case.daemon = start_daemon(mqtt_config(case.hub, case.broker, **config))
+    case.addCleanup(case.daemon.close)
 
 
 def start_daemon(config):

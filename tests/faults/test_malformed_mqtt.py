@@ -18,13 +18,7 @@ ROUNDS = 20
 
 class MalformedMqtt(unittest.TestCase):
     def setUp(self):
-        self.hub = fk.Hub()
-        self.addCleanup(self.hub.close)
-        self.broker = fk.Mosquitto()
-        self.addCleanup(self.broker.close)
-        fk.register_plant_devices(self.hub, DEVICES)
-        self.daemon = fk.start_daemon(fk.mqtt_config(self.hub, self.broker))
-        self.addCleanup(self.daemon.close)
+        fk.plant_on_mqtt(self, DEVICES)
 
     def publish_bytes(self, topic, payload):
         # -s refuses an empty stdin; -n sends a zero-length message.

@@ -21,14 +21,7 @@ DEVICES = [f"x{i}" for i in range(4)]
 
 class SigkillUnderLoad(unittest.TestCase):
     def setUp(self):
-        self.hub = fk.Hub()
-        self.addCleanup(self.hub.close)
-        self.broker = fk.Mosquitto()
-        self.addCleanup(self.broker.close)
-        fk.register_plant_devices(self.hub, DEVICES)
-        self.daemon = fk.start_daemon(fk.mqtt_config(
-            self.hub, self.broker, store=f"  commit_interval: {COMMIT_INTERVAL}"))
-        self.addCleanup(self.daemon.close)
+        fk.plant_on_mqtt(self, DEVICES, store=f"  commit_interval: {COMMIT_INTERVAL}")
         self.state_dir = os.path.join(self.daemon.dir, "state")
 
     def test_sigkill_loses_nothing_that_was_journaled(self):

@@ -15,14 +15,7 @@ DEVICES = ["k0", "k1"]
 
 class StuckUpstream(unittest.TestCase):
     def setUp(self):
-        self.hub = fk.Hub()
-        self.addCleanup(self.hub.close)
-        self.broker = fk.Mosquitto()
-        self.addCleanup(self.broker.close)
-        fk.register_plant_devices(self.hub, DEVICES)
-        self.daemon = fk.start_daemon(
-            fk.mqtt_config(self.hub, self.broker, stall_timeout=f"{STALL_S}s"))
-        self.addCleanup(self.daemon.close)
+        fk.plant_on_mqtt(self, DEVICES, stall_timeout=f"{STALL_S}s")
 
     def sessions(self):
         return {s["identity"]: s for s in fk.status(self.daemon)["sessions"]}

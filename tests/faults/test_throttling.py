@@ -16,14 +16,7 @@ DEVICES = ["t0", "t1", "t2"]
 
 class Throttling(unittest.TestCase):
     def setUp(self):
-        self.hub = fk.Hub()
-        self.addCleanup(self.hub.close)
-        self.broker = fk.Mosquitto()
-        self.addCleanup(self.broker.close)
-        fk.register_plant_devices(self.hub, DEVICES)
-        self.daemon = fk.start_daemon(
-            fk.mqtt_config(self.hub, self.broker, connect_rate="2/s"))
-        self.addCleanup(self.daemon.close)
+        fk.plant_on_mqtt(self, DEVICES, connect_rate="2/s")
 
     def attempts(self):
         return {d: self.hub.connection_stats(f"plant-{d}")["connectAttempts"] for d in DEVICES}

@@ -15,13 +15,7 @@ DEVICES = [f"o{i}" for i in range(4)]
 
 class UpstreamOutage(unittest.TestCase):
     def setUp(self):
-        self.hub = fk.Hub()
-        self.addCleanup(self.hub.close)
-        self.broker = fk.Mosquitto()
-        self.addCleanup(self.broker.close)
-        fk.register_plant_devices(self.hub, DEVICES)
-        self.daemon = fk.start_daemon(fk.mqtt_config(self.hub, self.broker))
-        self.addCleanup(self.daemon.close)
+        fk.plant_on_mqtt(self, DEVICES)
 
     def test_an_outage_under_load_loses_nothing_and_keeps_order(self):
         ledger = fk.Ledger()

@@ -115,6 +115,17 @@ class EndToEndModbus(unittest.TestCase):
             self.assertRegex(metrics, rf'fieldlink_hub_{healthy}_total\{{identity="boiler-1"\}} 0\n')
 
 
+    def test_status_lists_the_device_with_its_identity_and_last_reading(self):
+        status, body, _ = self.daemon.get("/status")
+        self.assertEqual(status, 200)
+        devices = json.loads(body)["devices"]
+        self.assertEqual([d["source"] for d in devices], ["modbus://plc/1"], devices)
+        device = devices[0]
+        self.assertEqual((device["adapter"], device["identity"]), ("plc", "boiler-1"), device)
+        self.assertRegex(device["last_reading"] or "", r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+        self.assertGreaterEqual(device["readings"], 1, device)
+        self.assertEqual(device["errors"], 0, device)
+
 class WrongKey(unittest.TestCase):
     def test_a_refused_key_is_a_credential_problem_on_status_and_healthz(self):
         hub = HubEmulator()

@@ -341,6 +341,29 @@ TEST_F(AdapterOnBroker, InvalidPayloadsAreCountedAndValidOnesStillFlow) {
             (std::vector<std::int64_t>{0, 2, 4, 6, 8}));
 }
 
+TEST_F(AdapterOnBroker, PayloadsOverMaxPayloadAreSkippedAndTheAdapterKeepsGoing) {
+  ASSERT_EQ(settings->max_payload.bytes, 64u * 1024);  // the default
+  TestMqttClient devices("devices", broker.plain_port());
+  const auto padded = [](std::int64_t seq, std::size_t size) {
+    auto text = "{\"seq\": " + std::to_string(seq) + ", \"pad\": \"";
+    text += std::string(size - text.size() - 2, 'x') + "\"}";
+    return text;
+  };
+  for (int i = 0; i < 6; ++i) {
+    // Odd seqs are over the limit (by one byte, or 1 MiB); even ones exactly at it, or small.
+    const std::size_t size = i % 2 ? (i == 3 ? 1u << 20 : 64u * 1024 + 1) : 64u * 1024;
+    devices.publish("plant/s1/telemetry",
+                    i % 4 == 2 ? "{\"seq\": " + std::to_string(i) + "}" : padded(i, size));
+  }
+  ASSERT_TRUE(devices.wait_acked(10s));
+  ASSERT_TRUE(wait_status([](const nlohmann::json& s) {
+    return s.at("too_large") == 3 && s.at("readings") == 3;
+  })) << status().dump();
+  EXPECT_EQ(status().at("devices").at("s1").at("invalid"), 3);
+  EXPECT_EQ(first_arrivals(sink.of_kind(ReadingKind::telemetry)).at("mqtt://plant/s1"),
+            (std::vector<std::int64_t>{0, 2, 4}));
+}
+
 TEST_F(AdapterOnBroker, BackpressureLosesNothingTheBrokerWasNotAcknowledged) {
   // The sink refuses seq 5 once. If libmosquitto had sent its PUBACK before the callback, the
   // broker would have forgotten it and it would be missing; the adapter cuts the connection

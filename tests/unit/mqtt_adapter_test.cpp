@@ -195,6 +195,46 @@ TEST_F(MqttAdapterTest, InvalidPayloadsAreCountedPerDeviceAndSkipped) {
   EXPECT_EQ(std::count(log.events.begin(), log.events.end(), "mqtt.invalid_payload"), 2);
 }
 
+TEST_F(MqttAdapterTest, PayloadsOverMaxPayloadAreCountedAsTooLargeAndSkipped) {
+  const auto limit = settings()->max_payload.bytes;
+  EXPECT_EQ(limit, 64u * 1024);  // the documented default
+  const std::string at_limit = R"({"pad": ")" + std::string(limit - 11, 'x') + R"("})";
+  ASSERT_EQ(at_limit.size(), limit);
+  const std::string over = R"({"pad": ")" + std::string(limit - 10, 'x') + R"("})";
+  client->message("plant/s1/telemetry", over);
+  client->message("plant/s1/telemetry", over);
+  client->message("plant/s1/reported", over);
+  client->message("plant/s1/telemetry", at_limit);  // taken: the limit itself is allowed
+  client->message("plant/s1/telemetry", R"({"t": 1})");
+  loop.poll();
+  EXPECT_EQ(sink.of_kind(ReadingKind::telemetry).size(), 2u);
+  for (const auto& r : sink.of_kind(ReadingKind::reported)) {  // presence only, never the patch
+    EXPECT_EQ(r.values.at(0).first, "fieldlink.online");
+  }
+  const auto s = status();
+  EXPECT_EQ(s["too_large"], 3);
+  EXPECT_EQ(s["devices"]["s1"]["invalid"], 3);
+  EXPECT_EQ(s["devices"]["s1"]["messages"], 2);
+  EXPECT_EQ(s["unattributed_invalid"], 0);
+  // Logged once per device per interval, not once per message.
+  EXPECT_EQ(std::count(log.events.begin(), log.events.end(), "mqtt.invalid_payload"), 1);
+}
+
+TEST(MqttSettingsMaxPayload, IsReadAsASizeAndRangeChecked) {
+  EXPECT_EQ(settings("    max_payload: 100B\n")->max_payload.bytes, 100u);
+  fieldlink::testing::TempDir dir;
+  const auto r = config::load_config(dir.write("f.yaml",
+                                               "adapters:\n"
+                                               "  - name: plant\n"
+                                               "    type: mqtt\n"
+                                               "    topics: [{ filter: a/+, device: \"{1}\" }]\n"
+                                               "    max_payload: 0B\n"),
+                                     builtin_adapters());
+  EXPECT_FALSE(r.config);
+  EXPECT_NE(r.diagnostics.to_string().find("adapters[0].max_payload"), std::string::npos)
+      << r.diagnostics.to_string();
+}
+
 TEST_F(MqttAdapterTest, BackpressureCutsTheConnectionBeforeThePubackLeaves) {
   sink.refuse = 1;
   client->message("plant/s1/telemetry", R"({"n": 1})");

@@ -69,6 +69,29 @@ std::vector<std::string> diagnostics_text(const Diagnostics& d, const std::strin
   return out;
 }
 
+// An edit starts from a config that loads; otherwise the reason goes into `result`.
+bool loads(const config::LoadResult& current, EditResult& result) {
+  if (current.config) return true;
+  result.errors.push_back(
+      "the current configuration does not load; fix it first (fieldlinkctl check-config):");
+  for (auto& e : diagnostics_text(current.diagnostics))
+    result.errors.push_back("  " + e);
+  return false;
+}
+
+// The whole config with `files` as identities.d, as the daemon would load it. On failure the
+// refusal and every diagnostic go into `result` (a staged temp file named as its final path).
+bool passes_full_check(const IdentityPlace& place, std::vector<std::string> files,
+                       const std::string& edit, EditResult& result, const std::string& staged = {},
+                       const std::string& final_path = {}) {
+  const auto checked = check(place, std::move(files));
+  if (checked.config) return true;
+  result.errors.push_back("the configuration " + edit + " would not load; nothing was changed:");
+  for (auto& e : diagnostics_text(checked.diagnostics, staged, final_path))
+    result.errors.push_back("  " + e);
+  return false;
+}
+
 // The request against the running config: syntax, uniqueness, the credential's arguments.
 std::vector<std::string> precheck(const config::Config& current, const AddRequest& r,
                                   std::vector<std::string>& warnings) {
@@ -148,15 +171,8 @@ EditResult add_identity(const IdentityPlace& place, const AddRequest& r) {
     result.errors.push_back(lock_error);
     return result;
   }
-  auto current = place.load({});
-  if (!current.config) {
-    result.errors.push_back(
-        "the current configuration does not load; fix it first "
-        "(fieldlinkctl check-config):");
-    for (auto& e : diagnostics_text(current.diagnostics))
-      result.errors.push_back("  " + e);
-    return result;
-  }
+  const auto current = place.load({});
+  if (!loads(current, result)) return result;
   result.errors = precheck(*current.config, r, result.warnings);
   if (!result.errors.empty()) return result;
 
@@ -234,15 +250,9 @@ EditResult add_identity(const IdentityPlace& place, const AddRequest& r) {
   }
   auto files = config::identity_d_files(place.config_path);
   files.push_back(staged);
-  const auto checked = check(place, files);
-  if (!checked.config) {
+  if (!passes_full_check(place, std::move(files), "with this binding", result, staged, file)) {
     ::unlink(staged.c_str());
     undo_key();
-    result.errors.push_back(
-        "the configuration with this binding would not load; nothing was "
-        "changed:");
-    for (auto& e : diagnostics_text(checked.diagnostics, staged, file))
-      result.errors.push_back("  " + e);
     return result;
   }
   if (auto why = commit_temp_file(staged, file); !why.empty()) {
@@ -266,15 +276,8 @@ EditResult remove_identity(const IdentityPlace& place, const std::string& device
     result.errors.push_back(lock_error);
     return result;
   }
-  auto current = place.load({});
-  if (!current.config) {
-    result.errors.push_back(
-        "the current configuration does not load; fix it first "
-        "(fieldlinkctl check-config):");
-    for (auto& e : diagnostics_text(current.diagnostics))
-      result.errors.push_back("  " + e);
-    return result;
-  }
+  const auto current = place.load({});
+  if (!loads(current, result)) return result;
   const config::IdentityBinding* found = nullptr;
   const auto client = client_of(device_id, module_id);
   for (const auto& b : current.config->identities) {
@@ -300,15 +303,7 @@ EditResult remove_identity(const IdentityPlace& place, const std::string& device
   }
   auto files = config::identity_d_files(place.config_path);
   std::erase(files, file);
-  const auto checked = check(place, files);
-  if (!checked.config) {
-    result.errors.push_back(
-        "the configuration without this binding would not load; nothing was "
-        "changed:");
-    for (auto& e : diagnostics_text(checked.diagnostics))
-      result.errors.push_back("  " + e);
-    return result;
-  }
+  if (!passes_full_check(place, std::move(files), "without this binding", result)) return result;
   if (::unlink(file.c_str()) != 0) {
     result.errors.push_back("cannot remove " + file + ": " + std::strerror(errno));
     return result;

@@ -36,6 +36,21 @@ std::string write_all(int fd, std::string_view content) {
   return ::fsync(fd) == 0 ? std::string() : errno_text();
 }
 
+// `fieldlinkctl` usually runs as root, but the daemon (user fieldlink) must read what it writes:
+// a new file takes the owner and group of the folder the package made for it. Done on the temp
+// file, so the name never appears with the wrong owner.
+std::string take_owner_of_dir(int fd, const std::string& dir) {
+  struct stat d {};
+  struct stat f {};
+  if (::stat(dir.c_str(), &d) != 0 || ::fstat(fd, &f) != 0) return errno_text();
+  if (f.st_uid == d.st_uid && f.st_gid == d.st_gid) return {};
+  if (::fchown(fd, d.st_uid, d.st_gid) != 0) {
+    return "cannot give it the owner of " + dir + " (uid " + std::to_string(d.st_uid) + ", gid " +
+           std::to_string(d.st_gid) + "): " + errno_text();
+  }
+  return {};
+}
+
 }  // namespace
 
 std::string ensure_dir(const std::string& dir, mode_t mode) {
@@ -65,6 +80,7 @@ std::string write_temp_file(const std::string& dir, const std::string& stem,
   }
   std::string why;
   if (::fchmod(fd, mode) != 0) why = errno_text();
+  if (why.empty()) why = take_owner_of_dir(fd, dir);
   if (why.empty()) why = write_all(fd, content);
   ::close(fd);
   if (!why.empty()) {
