@@ -97,10 +97,16 @@ TEST_F(LoopSinkTest, AFullIntakeMakesTheThreadWaitAndLosesNothing) {
 }
 
 TEST_F(LoopSinkTest, WhatTheIntakeRefusesIsHeldAndOfferedAgainInOrder) {
-  // Loop adapters filled the intake after the thread's readings were admitted.
-  on_loop([this] { return intake_.depth = Intake::kCapacity; });
+  // Loop adapters fill the intake after the thread's readings were admitted and before their
+  // hand-over runs: the loop is kept busy (by the filling) until both pushes returned.
+  std::promise<void> pushed;
+  boost::asio::post(loop_, [this, admitted = pushed.get_future()] {
+    intake_.depth = Intake::kCapacity;
+    admitted.wait();
+  });
   for (std::int64_t n = 0; n < 2; ++n)
-    ASSERT_EQ(sink_.push(numbered(n)), ReadingSink::Result::accepted);
+    EXPECT_EQ(sink_.push(numbered(n)), ReadingSink::Result::accepted);
+  pushed.set_value();
   EXPECT_EQ(on_loop([this] { return sink_.held(); }), 2u);
   EXPECT_TRUE(on_loop([this] { return intake_.taken.empty(); }));
   commit();
