@@ -211,21 +211,49 @@ status:
 """)
 
 
+def metrics_sample(port):
+    """(connects granted so far, sessions online) from /metrics: cheaper than /status."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.request("GET", "/metrics")
+    text = conn.getresponse().read().decode()
+    conn.close()
+    granted = re.search(r"^fieldlink_hub_connects_granted_total (\S+)$", text, re.M)
+    online = re.search(r'^fieldlink_hub_sessions\{state="online"\} (\S+)$', text, re.M)
+    return (int(float(granted.group(1))) if granted else 0,
+            int(float(online.group(1))) if online else 0)
+
+
 def wait_online(daemon, port, n, deadline):
-    """Polls /status (once a second) until all N sessions are online; returns the last count."""
-    online = 0
+    """Polls /metrics once a second, recording the daemon's own count of connects let through
+    its pacing, until it says all N are online; then asks /status, which has the last word.
+    Returns (sessions online per /status, [(monotonic time, connects granted)])."""
+    samples = []
     while time.monotonic() < deadline:
         if daemon.poll() is not None:
             raise RuntimeError(f"fieldlinkd exited with {daemon.returncode}")
         try:
-            sessions = status(port).get("sessions") or []
-            online = sum(1 for s in sessions if s["state"] == "online")
+            granted, online = metrics_sample(port)
+            samples.append((time.monotonic(), granted))
+            if online == n:
+                sessions = status(port).get("sessions") or []
+                if sum(1 for s in sessions if s["state"] == "online") == n:
+                    return n, samples
         except (OSError, ValueError, http.client.HTTPException):
             pass  # not listening yet
-        if online == n:
-            return online
         time.sleep(1.0)  # a poll period, not a synchronisation
-    return online
+    sessions = status(port).get("sessions") or []
+    return sum(1 for s in sessions if s["state"] == "online"), samples
+
+
+def grant_rates(samples):
+    """(fastest, average) connects granted per second between polls, over the ramp."""
+    ramp = [(t, g) for t, g in samples if g > 0]
+    fastest = max(((g1 - g0) / (t1 - t0) for (t0, g0), (t1, g1) in zip(samples, samples[1:])
+                   if t1 > t0), default=0.0)
+    if len(ramp) < 2:
+        return fastest, 0.0
+    (t0, g0), (t1, g1) = ramp[0], ramp[-1]
+    return fastest, (g1 - g0) / (t1 - t0) if t1 > t0 else 0.0
 
 
 def stop(proc, timeout=30):
@@ -263,14 +291,18 @@ def probe(args, workdir):
             launched_mono = time.monotonic()
             daemon = subprocess.Popen([args.fieldlinkd, "--config", "fieldlink.yaml"],
                                       cwd=workdir, stdout=subprocess.DEVNULL, stderr=daemon_log)
-        online = wait_online(daemon, status_port, n, launched_mono + args.online_timeout)
+        online, samples = wait_online(daemon, status_port, n,
+                                      launched_mono + args.online_timeout)
         polled_s = time.monotonic() - launched_mono
+        ramp_cpu = cpu_seconds(daemon.pid)  # everything since launch: start-up and connects
+        ramp_hub_cpu = cpu_seconds(hub.proc.pid)
         sessions = status(status_port)["sessions"]
         if online != n:
             print(f"daemon identities={n} online={online} error=not_all_online_after_"
                   f"{args.online_timeout:.0f}s")
             return 1
         online_at = [utc_seconds(s["since"]) for s in sessions]
+        fastest_grants, average_grants = grant_rates(samples)
         online_s = max(online_at) - launched
         log(f"all {n} online {online_s:.1f} s after launch (seen by polling at {polled_s:.1f} s)")
 
@@ -319,6 +351,9 @@ def probe(args, workdir):
             "hwm_after_gets_mib": f"{hwm_after_gets / 1024:.1f}",
             "connect_rate": args.connect_rate, "connect_attempts": attempts,
             "hub_connects": hub_attempts, "connect_span_s": f"{span:.1f}",
+            "granted_per_s_max": f"{fastest_grants:.0f}",
+            "granted_per_s_avg": f"{average_grants:.0f}",
+            "ramp_cpu_s": f"{ramp_cpu:.1f}", "ramp_hub_cpu_s": f"{ramp_hub_cpu:.1f}",
             "busiest_second_hub": busiest_second(connects),
             "busiest_second_online": busiest_second(online_at), "reconnects": reconnects,
             "sessions_with_error": errors, "stop_s": f"{stop_s:.1f}",
