@@ -137,6 +137,20 @@ def sockstat_tcp():
     return 0, 0
 
 
+def tcp_slab_kib():
+    """KiB of `struct tcp_sock` objects in the kernel's TCP slab (whole machine; needs root to
+    read /proc/slabinfo, else None): what each socket costs before any buffer."""
+    try:
+        with open("/proc/slabinfo") as f:
+            for line in f:
+                w = line.split()
+                if w and w[0] == "TCP":
+                    return int(w[1]) * int(w[3]) // 1024
+    except OSError:
+        pass
+    return None
+
+
 def daemon_sockets(pid, port):
     """Kernel memory of fieldlinkd's own connections to the hub, from `ss -tmi`: (sockets, bytes
     of receive queue + send queue + forward allocation + option memory + backlog, summed)."""
@@ -246,14 +260,14 @@ def wait_online(daemon, port, n, deadline):
 
 
 def grant_rates(samples):
-    """(fastest, average) connects granted per second between polls, over the ramp."""
+    """(fastest, average) connects granted per second between polls during the ramp, as text;
+    "-" when the ramp was over within one poll period."""
     ramp = [(t, g) for t, g in samples if g > 0]
-    fastest = max(((g1 - g0) / (t1 - t0) for (t0, g0), (t1, g1) in zip(samples, samples[1:])
-                   if t1 > t0), default=0.0)
-    if len(ramp) < 2:
-        return fastest, 0.0
+    rates = [(g1 - g0) / (t1 - t0) for (t0, g0), (t1, g1) in zip(samples, samples[1:]) if t1 > t0]
+    if len(ramp) < 2 or not rates:
+        return "-", "-"
     (t0, g0), (t1, g1) = ramp[0], ramp[-1]
-    return fastest, (g1 - g0) / (t1 - t0) if t1 > t0 else 0.0
+    return f"{max(rates):.0f}", f"{(g1 - g0) / (t1 - t0):.0f}"
 
 
 def stop(proc, timeout=30):
@@ -286,6 +300,7 @@ def probe(args, workdir):
         status_port = free_port()
         write_config(workdir, hub, ids, args.connect_rate, status_port)
         tcp_before = sockstat_tcp()
+        slab_before = tcp_slab_kib()
         with open(os.path.join(workdir, "fieldlinkd.log"), "w") as daemon_log:
             launched = time.time()
             launched_mono = time.monotonic()
@@ -317,14 +332,18 @@ def probe(args, workdir):
         rss_kib, hwm_kib, threads = int(st["VmRSS"]), int(st["VmHWM"]), int(st["Threads"])
         fds = len(os.listdir(f"/proc/{pid}/fd"))
         tcp_after = sockstat_tcp()
+        slab_after = tcp_slab_kib()
         socks, sock_bytes = daemon_sockets(pid, hub.mqtt_port)
         state_dir = os.path.join(workdir, "state")
         journal_kib = sum(os.path.getsize(os.path.join(state_dir, f)) for f in
                           os.listdir(state_dir) if f.startswith("journal.db")) / 1024
         st_med, st_max, st_size = timed_get(status_port, "/status")
         me_med, me_max, me_size = timed_get(status_port, "/metrics")
-        # Same figures again after the GETs: a large /status costs its peak in the daemon's heap.
+        # Building a document of megabytes may raise the daemon's peak: VmHWM again.
         hwm_after_gets = int(proc_status(pid)["VmHWM"])
+        # Still all online after the idle window, and nobody had to connect twice?
+        sessions = status(status_port)["sessions"]
+        still_online = sum(1 for s in sessions if s["state"] == "online")
         attempts = sum(s["connect_attempts"] for s in sessions)
         reconnects = sum(s["reconnects"] for s in sessions)
         errors = sum(1 for s in sessions if s["last_error"])
@@ -334,6 +353,7 @@ def probe(args, workdir):
         connects = [utc_seconds(a["time"]) for code, doc in stats if code == 200
                     for a in doc["attempts"]]
         hub_attempts = len(connects)
+        hub_connected = sum(1 for code, doc in stats if code == 200 and doc["connected"])
         span = max(connects) - min(connects) if connects else 0
         stop_s = stop(daemon)
         log(f"fieldlinkd stopped in {stop_s:.1f} s, exit {daemon.returncode}")
@@ -343,6 +363,7 @@ def probe(args, workdir):
             "threads": threads, "fds": fds, "idle_cpu_pct": f"{idle_pct:.2f}",
             "sockstat_tcp_inuse": f"{tcp_before[0]}->{tcp_after[0]}",
             "sockstat_tcp_kib": f"{tcp_before[1]}->{tcp_after[1]}",
+            "tcp_slab_kib": f"{slab_before}->{slab_after}" if slab_after is not None else "-",
             "daemon_sockets": socks, "daemon_socket_kib": f"{sock_bytes / 1024:.1f}",
             "journal_kib": f"{journal_kib:.0f}",
             "status_ms": f"{st_med:.1f}", "status_max_ms": f"{st_max:.1f}",
@@ -351,8 +372,8 @@ def probe(args, workdir):
             "hwm_after_gets_mib": f"{hwm_after_gets / 1024:.1f}",
             "connect_rate": args.connect_rate, "connect_attempts": attempts,
             "hub_connects": hub_attempts, "connect_span_s": f"{span:.1f}",
-            "granted_per_s_max": f"{fastest_grants:.0f}",
-            "granted_per_s_avg": f"{average_grants:.0f}",
+            "online_after_idle": still_online, "hub_connected": hub_connected,
+            "granted_per_s_max": fastest_grants, "granted_per_s_avg": average_grants,
             "ramp_cpu_s": f"{ramp_cpu:.1f}", "ramp_hub_cpu_s": f"{ramp_hub_cpu:.1f}",
             "busiest_second_hub": busiest_second(connects),
             "busiest_second_online": busiest_second(online_at), "reconnects": reconnects,
