@@ -171,9 +171,11 @@ def daemon_sockets(pid, port):
     return count, total
 
 
-def timed_get(port, path, times=5):
-    """(median ms, worst ms, bytes) of GET path on the status endpoint."""
+def timed_get(port, path, pid, times=5):
+    """(median ms, worst ms, bytes, daemon CPU ms per request) of GET path on the status
+    endpoint. The endpoint runs on the core loop, so its CPU time is time the loop is not turning."""
     spent, size = [], 0
+    cpu_before = cpu_seconds(pid)
     for _ in range(times):
         start = time.monotonic()
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
@@ -182,8 +184,9 @@ def timed_get(port, path, times=5):
         conn.close()
         spent.append((time.monotonic() - start) * 1000)
         size = len(body)
+    cpu_ms = (cpu_seconds(pid) - cpu_before) * 1000 / times
     spent.sort()
-    return spent[len(spent) // 2], spent[-1], size
+    return spent[len(spent) // 2], spent[-1], size, cpu_ms
 
 
 def status(port):
@@ -337,8 +340,8 @@ def probe(args, workdir):
         state_dir = os.path.join(workdir, "state")
         journal_kib = sum(os.path.getsize(os.path.join(state_dir, f)) for f in
                           os.listdir(state_dir) if f.startswith("journal.db")) / 1024
-        st_med, st_max, st_size = timed_get(status_port, "/status")
-        me_med, me_max, me_size = timed_get(status_port, "/metrics")
+        st_med, st_max, st_size, st_cpu = timed_get(status_port, "/status", pid)
+        me_med, me_max, me_size, me_cpu = timed_get(status_port, "/metrics", pid)
         # Building a document of megabytes may raise the daemon's peak: VmHWM again.
         hwm_after_gets = int(proc_status(pid)["VmHWM"])
         # Still all online after the idle window, and nobody had to connect twice?
@@ -367,7 +370,8 @@ def probe(args, workdir):
             "daemon_sockets": socks, "daemon_socket_kib": f"{sock_bytes / 1024:.1f}",
             "journal_kib": f"{journal_kib:.0f}",
             "status_ms": f"{st_med:.1f}", "status_max_ms": f"{st_max:.1f}",
-            "status_kib": f"{st_size / 1024:.1f}", "metrics_ms": f"{me_med:.1f}",
+            "status_kib": f"{st_size / 1024:.1f}", "status_cpu_ms": f"{st_cpu:.0f}",
+            "metrics_ms": f"{me_med:.1f}", "metrics_cpu_ms": f"{me_cpu:.0f}",
             "metrics_max_ms": f"{me_max:.1f}", "metrics_kib": f"{me_size / 1024:.1f}",
             "hwm_after_gets_mib": f"{hwm_after_gets / 1024:.1f}",
             "connect_rate": args.connect_rate, "connect_attempts": attempts,
