@@ -197,7 +197,7 @@ def status(port):
     return doc
 
 
-def write_config(workdir, hub, identities, connect_rate, status_port):
+def write_config(workdir, hub, identities, args, status_port):
     keys = os.path.join(workdir, "keys")
     os.mkdir(keys, 0o700)
     lines = []
@@ -221,8 +221,8 @@ hub:
   host: {hub.host}
   port: {hub.mqtt_port}
   ca_file: {hub.ca_file}
-  connect_rate: {connect_rate}/s
-  keepalive: 4m
+  connect_rate: {args.connect_rate}/s
+  keepalive: {args.keepalive}
 status:
   listen: 127.0.0.1:{status_port}
 """)
@@ -301,7 +301,7 @@ def probe(args, workdir):
             raise RuntimeError(f"the emulator refused {len(refused)} devices, first {refused[0]}")
         log(f"{n} devices registered in {time.monotonic() - start:.1f} s")
         status_port = free_port()
-        write_config(workdir, hub, ids, args.connect_rate, status_port)
+        write_config(workdir, hub, ids, args, status_port)
         tcp_before = sockstat_tcp()
         slab_before = tcp_slab_kib()
         with open(os.path.join(workdir, "fieldlinkd.log"), "w") as daemon_log:
@@ -400,6 +400,8 @@ def main():
     p.add_argument("--identities", type=int, required=True)
     p.add_argument("--connect-rate", type=int, default=100)
     p.add_argument("--idle-seconds", type=float, default=30)
+    p.add_argument("--keepalive", default="4m",
+                   help="hub.keepalive; an idle window shorter than it may hold no PINGREQ")
     p.add_argument("--settle-seconds", type=float, default=5)
     p.add_argument("--online-timeout", type=float, default=0,
                    help="default: 3 x N / connect rate + 60 s")
