@@ -4,11 +4,11 @@
 
 namespace fieldlink::hub {
 
-TokenBucket::TokenBucket(const Clock& clock, double per_second, double burst)
+TokenBucket::TokenBucket(const Clock& clock, double per_second, double burst, bool start_full)
     : clock_(clock),
       rate_(per_second),
       burst_(std::max(1.0, burst)),
-      tokens_(burst_),
+      tokens_(start_full ? burst_ : 1.0),
       last_(clock.now()) {}
 
 void TokenBucket::refill() {

@@ -12,8 +12,9 @@ namespace fieldlink::hub {
 
 class TokenBucket {
  public:
-  // `per_second` 0 means unlimited.
-  TokenBucket(const Clock& clock, double per_second, double burst);
+  // `per_second` 0 means unlimited. The bucket starts full, or with one token when `start_full`
+  // is false (the burst is then only for making up lost time, not for the start).
+  TokenBucket(const Clock& clock, double per_second, double burst, bool start_full = true);
 
   bool unlimited() const { return rate_ == 0; }
   // Takes one token if there is one.

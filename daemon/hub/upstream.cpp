@@ -47,8 +47,7 @@ Upstream::Upstream(boost::asio::io_context& loop, UpstreamSettings settings, Out
       log_(log),
       clock_(clock),
       rng_(rng),
-      // Burst 1: connects are spread evenly, never bunched at the start of a second.
-      connect_bucket_(clock, settings.connect_per_second, 1),
+      connect_pacer_(clock, settings.connect_per_second),
       send_bucket_(clock, settings.send_per_second, std::max(1.0, settings.send_per_second / 10)),
       timers_(std::make_unique<Timers>(loop)) {}
 
@@ -223,10 +222,10 @@ void Upstream::grant_connects() {
       connect_queue_.pop_front();
       continue;
     }
-    if (!connect_bucket_.try_take()) {
+    if (!connect_pacer_.try_take()) {
       if (timers_->connect_armed) return;
       timers_->connect_armed = true;
-      timers_->connect.expires_after(connect_bucket_.wait_time());
+      timers_->connect.expires_after(connect_pacer_.wait_time());
       timers_->connect.async_wait([this](boost::system::error_code ec) {
         timers_->connect_armed = false;
         if (!ec) grant_connects();

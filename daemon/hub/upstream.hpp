@@ -17,6 +17,7 @@
 #include "core/clock.hpp"
 #include "core/log.hpp"
 #include "core/rng.hpp"
+#include "hub/connect_pacer.hpp"
 #include "hub/outbox.hpp"
 #include "hub/session.hpp"
 #include "hub/token_bucket.hpp"
@@ -90,7 +91,7 @@ class Upstream final : public SessionObserver, public StatusProvider {
   Logger& log_;
   const Clock& clock_;
   Rng& rng_;
-  TokenBucket connect_bucket_;
+  ConnectPacer connect_pacer_;
   TokenBucket send_bucket_;
   std::map<std::string, std::unique_ptr<Feed>> feeds_;  // by client id
   std::deque<std::string> connect_queue_;

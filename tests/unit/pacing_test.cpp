@@ -1,7 +1,11 @@
-// Backoff bounds and token-bucket pacing, with a clock the test moves.
+// Backoff bounds, token-bucket and connect pacing, with a clock the test moves.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <vector>
+
 #include "hub/backoff.hpp"
+#include "hub/connect_pacer.hpp"
 #include "hub/token_bucket.hpp"
 
 namespace fieldlink::hub {
@@ -88,6 +92,68 @@ TEST(TokenBucket, ZeroRateMeansUnlimited) {
   for (int i = 0; i < 1000; ++i)
     EXPECT_TRUE(bucket.try_take());
   EXPECT_EQ(bucket.wait_time().count(), 0);
+}
+
+// A pacer driven the way the upstream drives it: a timer armed for wait_time() that fires late by
+// up to `late_max` (a loop busy with TLS handshakes), then as many grants as it allows. Returns
+// the grant times over `span`.
+std::vector<std::chrono::steady_clock::time_point> drive(double rate,
+                                                         std::chrono::microseconds late_max,
+                                                         std::chrono::seconds span) {
+  ManualClock clock;
+  ConnectPacer pacer(clock, rate);
+  SeededRng rng(11);
+  std::vector<std::chrono::steady_clock::time_point> grants;
+  const auto end = clock.now() + span;
+  while (clock.now() < end) {
+    while (pacer.try_take())
+      grants.push_back(clock.now());
+    const auto late =
+        std::chrono::microseconds(rng.below(static_cast<std::uint64_t>(late_max.count()) + 1));
+    clock.advance(pacer.wait_time() + late);
+  }
+  return grants;
+}
+
+std::size_t busiest_second(const std::vector<std::chrono::steady_clock::time_point>& grants) {
+  std::size_t most = 0;
+  for (std::size_t i = 0, j = 0; i < grants.size(); ++i) {
+    while (grants[i] - grants[j] >= 1s)
+      ++j;
+    most = std::max(most, i - j + 1);
+  }
+  return most;
+}
+
+TEST(ConnectPacer, NeverMoreThanTheRateInAnySecondEvenWhenTimersFireLate) {
+  for (const auto late : {0us, 3000us, 8000us, 40000us}) {
+    const auto grants = drive(100, late, 20s);
+    EXPECT_LE(busiest_second(grants), 100u) << late.count() << " us late";
+  }
+}
+
+TEST(ConnectPacer, LateTimersAreMadeUpSoTheRateIsReached) {
+  // Timers up to 8 ms late at 100/s (a 10 ms step): a one-token bucket loses about a third.
+  const auto grants = drive(100, 8000us, 20s);
+  EXPECT_GE(grants.size(), 1950u);
+}
+
+TEST(ConnectPacer, OnTimeItSpacesGrantsEvenly) {
+  const auto grants = drive(100, 0us, 5s);
+  ASSERT_GT(grants.size(), 20u);
+  // One every 10 ms from the start: the burst is only for making up late timers.
+  for (std::size_t i = 1; i < grants.size(); ++i)
+    EXPECT_GE(grants[i] - grants[i - 1], 9ms) << i;
+}
+
+TEST(ConnectPacer, SlowRatesAndUnlimited) {
+  const auto slow = drive(0.5, 1000us, 10s);
+  EXPECT_EQ(slow.size(), 5u);  // one at once, then one every 2 s within 10 s
+  ManualClock clock;
+  ConnectPacer unlimited(clock, 0);
+  for (int i = 0; i < 1000; ++i)
+    ASSERT_TRUE(unlimited.try_take());
+  EXPECT_EQ(unlimited.wait_time(), std::chrono::nanoseconds(0));
 }
 
 }  // namespace
