@@ -353,6 +353,8 @@ class Daemon final : public hub::DownlinkHandler, public StatusProvider {
     if (!(next.control.listen == config_->control.listen)) {
       if (auto why = control_.open(next.control.listen); !why.empty()) {
         control_.open(config_->control.listen);
+        // The refused configuration's status address goes too: the running one stays whole.
+        if (!(next.status.listen == config_->status.listen)) status_.open(config_->status.listen);
         return refuse_reload(why);
       }
     }

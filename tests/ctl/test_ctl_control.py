@@ -5,6 +5,7 @@ the socket is for debugging devices on site without the cloud."""
 import base64
 import json
 import os
+import signal
 import socket
 import stat
 import subprocess
@@ -175,6 +176,30 @@ class ControlSocketOff(unittest.TestCase):
             self.assertIn("control.listen is not set in " + daemon.config, out.stderr)
             self.assertEqual([n for n in os.listdir(daemon.dir) if n.endswith(".sock")],
                              ["notify.sock"])
+        finally:
+            daemon.close()
+
+    def test_a_reload_opens_and_closes_the_socket(self):
+        base = ("gateway: { name: r, state_dir: state, identity: gw }\n"
+                "status: { listen: 127.0.0.1:0 }\n")
+        daemon = Daemon(base)
+        try:
+            sock = os.path.join(daemon.dir, "control.sock")
+            daemon.start()
+            daemon.wait_ready(timeout=20)
+            self.assertFalse(os.path.exists(sock))
+            daemon.write_config(base + f"control: {{ listen: 'unix:{sock}' }}\n")
+            daemon.signal(signal.SIGHUP)
+            daemon.wait_notification("RELOADING")
+            daemon.wait_ready()
+            out = ctl("invoke", "gw", "ping", "--config", daemon.config)
+            self.assertEqual(out.returncode, 0, out.stderr + daemon.log())
+            daemon.write_config(base)
+            daemon.signal(signal.SIGHUP)
+            daemon.wait_notification("RELOADING")
+            daemon.wait_ready()
+            self.assertFalse(os.path.exists(sock))
+            self.assertEqual(ctl("invoke", "gw", "ping", "--config", daemon.config).returncode, 2)
         finally:
             daemon.close()
 
