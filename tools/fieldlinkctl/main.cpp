@@ -59,7 +59,8 @@ void usage(std::FILE* to) {
       "\n"
       "exit codes: %d ok; %d failed (config invalid, reload refused, edit refused, a method\n"
       "            or C2D message answered with an error status);\n"
-      "            %d fieldlinkd not reachable (or control.listen not set); %d usage error\n",
+      "            %d fieldlinkd not reachable; %d usage error\n"
+      "            (invoke and send-c2d exit 2 also when control.listen is not set)\n",
       fieldlink::ctl::kDefaultConfig, fieldlink::ctl::kDefaultUrl, fieldlink::ctl::kExitOk,
       fieldlink::ctl::kExitFailed, fieldlink::ctl::kExitUnreachable, fieldlink::ctl::kExitUsage);
 }
