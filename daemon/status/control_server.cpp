@@ -44,8 +44,12 @@ std::string describe(const ControlRequest& r) {
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   Connection(Protocol::socket socket, const ControlServer::Handler& handler, Logger& log,
-             std::string refused)
-      : stream_(std::move(socket)), handler_(handler), log_(log), refused_(std::move(refused)) {}
+             std::string peer, std::string refused)
+      : stream_(std::move(socket)),
+        handler_(handler),
+        log_(log),
+        peer_(std::move(peer)),
+        refused_(std::move(refused)) {}
 
   void start() { read(); }
   void shut() {
@@ -85,8 +89,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
     handler_(std::move(*parsed.request), [self = shared_from_this(), what, answered = false](
                                              int status, const nlohmann::json& payload) mutable {
       if (std::exchange(answered, true)) return;
-      self->log_.notice({.event = "control.request"},
-                        "control socket: " + what + " answered " + std::to_string(status));
+      self->log_.notice({.event = "control.request"}, "control socket: " + what + " from " +
+                                                          self->peer_ + " answered " +
+                                                          std::to_string(status));
       self->answer(status, payload, self->keep_alive_);
     });
   }
@@ -117,6 +122,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   http::response<http::string_body> res_;
   const ControlServer::Handler& handler_;
   Logger& log_;
+  std::string peer_;     // "uid 1000 (pid 4242)", for the log: who did what
   std::string refused_;  // non-empty: the peer may not use the socket, answered 403
   bool keep_alive_ = false;
 };
@@ -158,15 +164,18 @@ struct ControlServer::Impl {
     }
     std::string error;
     std::string refused;
+    std::string who = "an unknown peer";
     if (const auto peer = peer_credentials(socket.native_handle(), error)) {
       refused = refuse_peer(*peer, policy);
+      who = "uid " + std::to_string(peer->uid) + " (pid " + std::to_string(peer->pid) + ")";
     } else {
       refused = "the peer's credentials are unknown (" + error + ")";
     }
     if (!refused.empty()) {
       log.warning({.event = "control.peer_refused"}, "control socket: refused " + refused);
     }
-    auto c = std::make_shared<Connection>(std::move(socket), handler, log, std::move(refused));
+    auto c = std::make_shared<Connection>(std::move(socket), handler, log, std::move(who),
+                                          std::move(refused));
     connections.push_back(c);
     c->start();
   }

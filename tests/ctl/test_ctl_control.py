@@ -90,6 +90,9 @@ class ControlSocket(unittest.TestCase):
         status_line, _, payload = out.stdout.partition("\n")
         self.assertEqual(status_line, "status 200")
         self.assertEqual(json.loads(payload), {"pong": True, "gateway": "ctl-gw"})
+        # Who did what is in the log; the payload is not.
+        self.daemon.wait_stderr(r"control socket: method ping on gw-test from uid %d \(pid \d+\) "
+                                r"answered 200" % os.geteuid())
         out = self.ctl("invoke", "gw-test", "ping", "--json")
         self.assertEqual(json.loads(out.stdout), {"status": 200,
                                                   "payload": {"pong": True, "gateway": "ctl-gw"}})
