@@ -24,6 +24,7 @@
 #include "router/router.hpp"
 #include "service/service_logger.hpp"
 #include "service/systemd_notifier.hpp"
+#include "status/control_server.hpp"
 #include "status/daemon_status.hpp"
 #include "status/status_board.hpp"
 #include "status/status_server.hpp"
@@ -74,6 +75,12 @@ class Daemon final : public hub::DownlinkHandler, public StatusProvider {
         daemon_status_(clock_, options.config_path),
         log_metrics_(log_),
         status_(loop_, board_, log_),
+        control_(
+            loop_,
+            [this](ControlRequest r, ControlServer::Reply reply) {
+              local_request(std::move(r), std::move(reply));
+            },
+            log_),
         signals_(loop_, SIGTERM, SIGINT, SIGHUP),
         watchdog_(loop_),
         stop_timer_(loop_) {}
@@ -188,12 +195,29 @@ class Daemon final : public hub::DownlinkHandler, public StatusProvider {
       log_.error({.event = "status.listen_failed"}, why);
       return kExitFailure;
     }
+    if (auto why = control_.open(c.control.listen); !why.empty()) {
+      log_.error({.event = "control.listen_failed"}, why);
+      return kExitFailure;
+    }
     daemon_status_.loaded(c);
     wait_for_signal();
     start_watchdog();
     log_.notice({.event = "daemon.ready"}, "fieldlinkd " FIELDLINK_VERSION " ready; " + summary());
     notifier_.ready(summary());
     return kExitOk;
+  }
+
+  // A request from the control socket, already on the loop: the router takes it as the hub's
+  // downlink for that identity, with the answer going back to the socket.
+  void local_request(ControlRequest r, ControlServer::Reply reply) {
+    hub::Downlink d;
+    d.kind = r.kind == ControlRequest::Kind::method ? hub::Downlink::Kind::method
+                                                    : hub::Downlink::Kind::c2d;
+    d.identity = Identity{DeviceId(std::move(r.device_id)), ModuleId(std::move(r.module_id))};
+    d.name = std::move(r.name);
+    d.payload = std::move(r.payload);
+    d.properties = std::move(r.properties);
+    router_->local_downlink(std::move(d), r.timeout, std::move(reply));
   }
 
   static RouterSettings router_settings(const Config& c) {
@@ -328,6 +352,14 @@ class Daemon final : public hub::DownlinkHandler, public StatusProvider {
         return refuse_reload(why);
       }
     }
+    if (!(next.control.listen == config_->control.listen)) {
+      if (auto why = control_.open(next.control.listen); !why.empty()) {
+        control_.open(config_->control.listen);
+        // The refused configuration's status address goes too: the running one stays whole.
+        if (!(next.status.listen == config_->status.listen)) status_.open(config_->status.listen);
+        return refuse_reload(why);
+      }
+    }
     if (!same_upstream(next, *config_)) {
       log_.warning({.event = "config.restart_needed"},
                    "changes to hub, store or gateway settings take effect after a restart");
@@ -418,6 +450,7 @@ class Daemon final : public hub::DownlinkHandler, public StatusProvider {
     signals_.cancel();
     watchdog_.cancel();
     status_.close();
+    control_.close();  // no new requests; answers still owed are dropped with their connections
     auto remaining = std::make_shared<std::size_t>(adapters_.size());
     auto finish = [this] {
       stop_timer_.cancel();
@@ -462,6 +495,7 @@ class Daemon final : public hub::DownlinkHandler, public StatusProvider {
   DaemonStatus daemon_status_;
   LogMetrics log_metrics_;
   StatusServer status_;
+  ControlServer control_;
   asio::signal_set signals_;
   asio::steady_timer watchdog_;
   asio::steady_timer stop_timer_;

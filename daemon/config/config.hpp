@@ -68,6 +68,19 @@ struct StatusConfig {
   ListenAddress listen;
 };
 
+// control.listen: the local control socket (fieldlinkctl invoke / send-c2d) is off unless a
+// unix socket path is given. Never TCP: unlike the read-only status page, it reaches devices.
+struct ControlListen {
+  std::string path;  // empty: off
+
+  bool on() const { return !path.empty(); }
+  friend bool operator==(const ControlListen&, const ControlListen&) = default;
+};
+
+struct ControlConfig {
+  ControlListen listen;
+};
+
 // One `identities[]` entry: a source (or a wildcard family of sources) bound to a hub identity.
 struct IdentityBinding {
   std::string source;  // a SourceAddress, or a pattern with `+` levels
@@ -95,6 +108,7 @@ struct Config {
   HubConfig hub;
   StoreConfig store;
   StatusConfig status;
+  ControlConfig control;
   std::vector<IdentityBinding> identities;
   UnknownSources unknown_sources = UnknownSources::reject;
   std::vector<AdapterConfig> adapters;

@@ -112,7 +112,8 @@ Config Validator::run(const ConfigNode& root) {
     return config;
   }
   static const std::vector<std::string> kSections{
-      "gateway", "log", "hub", "store", "status", "identities", "unknown_sources", "adapters"};
+      "gateway",         "log",     "hub", "store", "status", "control", "identities",
+      "unknown_sources", "adapters"};
   for (size_t i = 0; i < root.entries.size(); ++i) {
     const auto& [key, value] = root.entries[i];
     if (key == "identities") {

@@ -14,6 +14,24 @@ FIELDLINK_CONFIG_ENUM(SyncMode, {"normal", SyncMode::normal}, {"full", SyncMode:
 FIELDLINK_CONFIG_ENUM(UnknownSources, {"reject", UnknownSources::reject},
                       {"gateway", UnknownSources::gateway});
 
+// Only here: no other table has a control socket.
+template <>
+struct ValueTraits<ControlListen> {
+  static std::string type_name() { return "unix:/path, or empty (off)"; }
+  static Parsed<ControlListen> parse(std::string_view text, const ParseContext&) {
+    if (text.empty()) return Parsed<ControlListen>::ok(ControlListen{});
+    if (!text.starts_with("unix:/")) {
+      return Parsed<ControlListen>::fail(
+          "expected unix:/absolute/path or nothing; the control socket is never on TCP, got '" +
+          std::string(text) + "'");
+    }
+    return Parsed<ControlListen>::ok(ControlListen{std::string(text.substr(5))});
+  }
+  static std::string format(const ControlListen& v) {
+    return v.on() ? "unix:" + v.path : std::string("\"\"");
+  }
+};
+
 namespace {
 
 using namespace std::chrono_literals;
@@ -83,6 +101,10 @@ const std::vector<Field<Config>>& config_fields() {
 
       key("status.listen", &C::status, &StatusConfig::listen, "127.0.0.1:8086",
           "Status endpoint: a loopback host:port or unix:/path."),
+
+      key("control.listen", &C::control, &ControlConfig::listen, "",
+          "Local control socket for fieldlinkctl invoke and send-c2d (unix:/path, mode 0660); "
+          "off when empty."),
 
       key("unknown_sources", &C::unknown_sources, "reject",
           "Readings from sources with no identity: reject (counted) or send on the gateway "

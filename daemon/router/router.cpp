@@ -14,8 +14,7 @@ namespace fieldlink {
 
 struct Router::PendingMethod {
   explicit PendingMethod(boost::asio::io_context& loop) : timer(loop) {}
-  Identity identity;
-  std::string rid;
+  Answer answer;
   boost::asio::steady_timer timer;
 };
 
@@ -185,9 +184,40 @@ void Router::respond(const Identity& identity, const std::string& rid, int statu
 }
 
 void Router::downlink(hub::Downlink d, hub::SettleDownlink complete) {
+  Answer answer = [](int, const nlohmann::json&) {};  // a C2D message has no answer
+  if (d.kind == hub::Downlink::Kind::method) {
+    answer = [this, identity = d.identity, rid = d.id](int status, const nlohmann::json& payload) {
+      respond(identity, rid, status, payload);
+    };
+  }
+  route(std::move(d), std::move(complete), std::move(answer), settings_.method_timeout);
+}
+
+void Router::local_downlink(hub::Downlink d, std::optional<std::chrono::milliseconds> timeout,
+                            LocalReply reply) {
+  // Every path below answers once, but a C2D message without a device is answered 404 and then
+  // settled (as the hub's would be): the flag keeps the settlement from answering again.
+  auto once = [reply = std::move(reply), answered = std::make_shared<bool>(false)](
+                  int status, const nlohmann::json& payload) {
+    if (std::exchange(*answered, true)) return;
+    reply(status, payload);
+  };
+  if (d.id.empty()) d.id = "local-" + next_message_id();
+  hub::SettleDownlink complete = [](hub::Settle) {};
+  if (d.kind == hub::Downlink::Kind::c2d) {
+    complete = [once, mid = d.id](hub::Settle s) {
+      if (s == hub::Settle::taken) return once(202, {{"queued", true}, {"message_id", mid}});
+      once(503, {{"error", "the journal could not store the message; nothing was sent"}});
+    };
+  }
+  route(std::move(d), std::move(complete), once, timeout.value_or(settings_.method_timeout));
+}
+
+void Router::route(hub::Downlink d, hub::SettleDownlink complete, Answer answer,
+                   std::chrono::milliseconds method_timeout) {
   const bool to_gateway = d.identity.device.str() == settings_.gateway_identity;
   if (to_gateway && d.kind == hub::Downlink::Kind::method) {
-    gateway_method(d);
+    gateway_method(d, answer);
     return complete(hub::Settle::taken);
   }
   std::optional<SourceAddress> target;
@@ -209,13 +239,12 @@ void Router::downlink(hub::Downlink d, hub::SettleDownlink complete) {
     case hub::Downlink::Kind::method:
       ++counters_.methods;
       if (adapter == nullptr) {
-        respond(d.identity, d.id, 404,
-                {{"error", target ? "no adapter '" + std::string(target->adapter()) + "' for " +
-                                        target->str()
-                                  : "no device is bound to identity " + id}});
+        answer(404, {{"error", target ? "no adapter '" + std::string(target->adapter()) + "' for " +
+                                            target->str()
+                                      : "no device is bound to identity " + id}});
         return complete(hub::Settle::taken);
       }
-      run_method(std::move(d), *adapter, *target);
+      run_method(std::move(d), *adapter, *target, std::move(answer), method_timeout);
       return complete(hub::Settle::taken);
     case hub::Downlink::Kind::desired: {
       ++counters_.desired;
@@ -244,6 +273,7 @@ void Router::downlink(hub::Downlink d, hub::SettleDownlink complete) {
         ++counters_.c2d_undeliverable;
         log_.warning({.event = "router.c2d_undeliverable", .identity = id},
                      "C2D message " + d.id + " for " + id + " has no device to go to; dropped");
+        answer(404, {{"error", "no device is bound to identity " + id}});
         return complete(hub::Settle::taken);
       }
       return queue_c2d(std::move(d), *target, std::move(complete));
@@ -323,54 +353,45 @@ void Router::deliver(QueuedCommand queued) {
                       });
 }
 
-void Router::run_method(hub::Downlink d, Adapter& adapter, const SourceAddress& target) {
+void Router::run_method(hub::Downlink d, Adapter& adapter, const SourceAddress& target,
+                        Answer answer, std::chrono::milliseconds timeout) {
   const auto key = ++next_method_;
   auto pending = std::make_unique<PendingMethod>(loop_);
-  pending->identity = d.identity;
-  pending->rid = d.id;
-  pending->timer.expires_after(settings_.method_timeout);
-  pending->timer.async_wait([this, key](boost::system::error_code ec) {
+  pending->answer = std::move(answer);
+  pending->timer.expires_after(timeout);
+  pending->timer.async_wait([this, key, timeout](boost::system::error_code ec) {
     if (ec) return;
     const auto it = methods_.find(key);
     if (it == methods_.end()) return;
     ++counters_.method_timeouts;
-    respond(it->second->identity, it->second->rid, 504,
-            {{"error", "the device did not answer within " +
-                           std::to_string(settings_.method_timeout.count() / 1000) + "s"}});
+    it->second->answer(
+        504, {{"error", "the device did not answer within " + config::format_duration(timeout)}});
     methods_.erase(it);
   });
   methods_.emplace(key, std::move(pending));
-  Command c{Command::Kind::method,
-            target,
-            std::move(d.name),
-            std::move(d.payload),
-            {},
-            d.id,
-            clock_.now() + settings_.method_timeout};
+  Command c{Command::Kind::method, target, std::move(d.name), std::move(d.payload), {}, d.id,
+            clock_.now() + timeout};
   adapter.execute(c, [this, key](Outcome o) {
     const auto it = methods_.find(key);
     if (it == methods_.end()) return;  // answered 504 already; the hub has moved on
     auto payload = nlohmann::json::parse(o.payload.empty() ? "null" : o.payload, nullptr, false);
     // The hub refuses a non-JSON answer (502101): wrap text as a JSON string.
     if (payload.is_discarded()) payload = o.payload;
-    respond(it->second->identity, it->second->rid, o.status, payload);
+    it->second->answer(o.status, payload);
     it->second->timer.cancel();
     methods_.erase(it);
   });
 }
 
-void Router::gateway_method(const hub::Downlink& d) {
-  if (d.name == "ping") {
-    return respond(d.identity, d.id, 200, {{"pong", true}, {"gateway", settings_.gateway_name}});
-  }
-  if (d.name == "status" && actions_.status)
-    return respond(d.identity, d.id, 200, actions_.status());
+void Router::gateway_method(const hub::Downlink& d, const Answer& answer) {
+  if (d.name == "ping") return answer(200, {{"pong", true}, {"gateway", settings_.gateway_name}});
+  if (d.name == "status" && actions_.status) return answer(200, actions_.status());
   if (d.name == "reload" && actions_.reload) {
     actions_.reload();
-    return respond(d.identity, d.id, 200, {{"reloading", true}});
+    return answer(200, {{"reloading", true}});
   }
-  respond(d.identity, d.id, 404,
-          {{"error", "unknown method '" + d.name + "'; the gateway answers ping, status, reload"}});
+  answer(404,
+         {{"error", "unknown method '" + d.name + "'; the gateway answers ping, status, reload"}});
 }
 
 void Router::describe(nlohmann::json& status) const {

@@ -93,6 +93,17 @@ class Router final : public ReadingSink, public hub::DownlinkHandler, public Sta
   Result push(Reading reading) override;
   void downlink(hub::Downlink d, hub::SettleDownlink complete) override;
 
+  // A C2D message or method from the local control socket (fieldlinkctl send-c2d / invoke),
+  // routed exactly as one from the hub but answered through `reply` instead of a session, so it
+  // works while the hub is unreachable. A method is answered with the device's status and
+  // payload (404 no device for the identity, 504 no answer within `timeout`, else
+  // hub.method_timeout); the gateway's identity answers the built-ins. A C2D message is
+  // answered 202 once it is in the downlink queue (as durable as one from the hub), 404 when no
+  // device is bound to the identity, 503 when the queue could not store it. Replies once.
+  using LocalReply = std::function<void(int status, const nlohmann::json& payload)>;
+  void local_downlink(hub::Downlink d, std::optional<std::chrono::milliseconds> timeout,
+                      LocalReply reply);
+
   void describe(nlohmann::json& status) const override;
   void collect(MetricsWriter& metrics) const override;
   void health(std::vector<std::string>& problems) const override;
@@ -116,19 +127,25 @@ class Router final : public ReadingSink, public hub::DownlinkHandler, public Sta
  private:
   struct PendingMethod;
 
+  // Where a method's answer goes: the session's method response, or a local caller.
+  using Answer = std::function<void(int status, const nlohmann::json& payload)>;
+
   std::optional<Identity> identity_for(const SourceAddress& source);
   // The identity readings of no binding travel on, by policy (gateway mode, unknown_sources).
   std::optional<Identity> fallback_identity() const;
   // The client id a source's readings travel on, without making a session; "" when none.
   std::string client_id_of(const std::string& source) const;
-  void gateway_method(const hub::Downlink& d);
+  void route(hub::Downlink d, hub::SettleDownlink complete, Answer answer,
+             std::chrono::milliseconds method_timeout);
+  void gateway_method(const hub::Downlink& d, const Answer& answer);
   // A device's reported properties (or fieldlink's statement about it, such as
   // fieldlink.online) become a twin reported patch. Not journaled: a patch that finds the
   // session down is counted and logged, and the next change reports the state again.
   void report(const Identity& identity, const Reading& reading);
   void respond(const Identity& identity, const std::string& rid, int status,
                const nlohmann::json& payload);
-  void run_method(hub::Downlink d, Adapter& adapter, const SourceAddress& target);
+  void run_method(hub::Downlink d, Adapter& adapter, const SourceAddress& target, Answer answer,
+                  std::chrono::milliseconds timeout);
   std::string next_message_id();
   void queue_c2d(hub::Downlink d, const SourceAddress& target, hub::SettleDownlink complete);
   void deliver_due();

@@ -5,7 +5,13 @@
 namespace fieldlink::ctl {
 
 bool ParsedArgs::has(std::string_view name) const {
-  return flags.contains(std::string(name)) || values.contains(std::string(name));
+  return flags.contains(std::string(name)) || values.contains(std::string(name)) ||
+         lists.contains(std::string(name));
+}
+
+std::vector<std::string> ParsedArgs::all(std::string_view name) const {
+  const auto it = lists.find(std::string(name));
+  return it == lists.end() ? std::vector<std::string>() : it->second;
 }
 
 std::optional<std::string> ParsedArgs::value(std::string_view name) const {
@@ -35,7 +41,7 @@ ArgsOrError parse_args(const std::vector<std::string>& words, const std::vector<
       out.error = "unknown option '" + name + "'";
       return out;
     }
-    if (out.args.has(name)) {
+    if (out.args.has(name) && !it->repeats) {
       out.error = "option '" + name + "' is given twice";
       return out;
     }
@@ -47,13 +53,19 @@ ArgsOrError parse_args(const std::vector<std::string>& words, const std::vector<
       out.args.flags.insert(name);
       continue;
     }
+    std::string value;
     if (eq != std::string::npos) {
-      out.args.values[name] = w.substr(eq + 1);
+      value = w.substr(eq + 1);
     } else if (i + 1 < words.size()) {
-      out.args.values[name] = words[++i];
+      value = words[++i];
     } else {
       out.error = "option '" + name + "' needs a value";
       return out;
+    }
+    if (it->repeats) {
+      out.args.lists[name].push_back(std::move(value));
+    } else {
+      out.args.values[name] = std::move(value);
     }
   }
   return out;

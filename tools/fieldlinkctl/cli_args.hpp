@@ -13,12 +13,17 @@ namespace fieldlink::ctl {
 struct OptionSpec {
   std::string name;  // "--config"
   bool takes_value = false;
+  bool repeats = false;  // may be given more than once (a value option); all() has them
 };
 
 struct ParsedArgs {
   std::vector<std::string> positional;
-  std::map<std::string, std::string> values;  // options with a value, by name
-  std::set<std::string> flags;                // options without one
+  std::map<std::string, std::string> values;              // options with a value, by name
+  std::set<std::string> flags;                            // options without one
+  std::map<std::string, std::vector<std::string>> lists;  // repeatable options, in order
+
+  // Every value of a repeatable option, in the order given.
+  std::vector<std::string> all(std::string_view name) const;
 
   bool has(std::string_view name) const;
   std::optional<std::string> value(std::string_view name) const;
@@ -29,8 +34,8 @@ struct ArgsOrError {
   std::string error;  // non-empty: a usage error, already a sentence
 };
 
-// Accepts `--name value` and `--name=value`; `--` ends the options. An option given twice, an
-// unknown option, or a missing value is an error.
+// Accepts `--name value` and `--name=value`; `--` ends the options. An option given twice (unless
+// it repeats), an unknown option, or a missing value is an error.
 ArgsOrError parse_args(const std::vector<std::string>& words, const std::vector<OptionSpec>& spec);
 
 }  // namespace fieldlink::ctl

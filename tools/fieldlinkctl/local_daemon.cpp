@@ -8,6 +8,7 @@
 
 #include "adapters/builtin.hpp"
 #include "config/yaml_tree.hpp"
+#include "control_call.hpp"
 #include "daemon_endpoint.hpp"
 #include "exit_codes.hpp"
 #include "identity-map/checked_config.hpp"
@@ -16,9 +17,16 @@
 namespace fieldlink::ctl {
 namespace {
 
-// status.listen read from the YAML alone (main file, then conf.d), for when the config does not
+// SECTION.listen read from the YAML alone (main file, then conf.d), for when the config does not
 // validate: that is exactly when `reload` must still reach the daemon to show its verdict.
-std::optional<config::ListenAddress> raw_listen(const std::string& config_path) {
+const ConfigNode* raw_listen_node(const ConfigNode& root, const char* section) {
+  const auto* node = root.find(section);
+  const auto* listen = node ? node->find("listen") : nullptr;
+  if (listen == nullptr || listen->kind != ConfigNode::Kind::scalar) return nullptr;
+  return listen;
+}
+
+ConfigNode raw_config(const std::string& config_path) {
   Diagnostics ignored;
   auto root = config::read_yaml_file(config_path, ignored);
   std::vector<std::string> extra;
@@ -30,11 +38,23 @@ std::optional<config::ListenAddress> raw_listen(const std::string& config_path) 
   std::sort(extra.begin(), extra.end());
   for (const auto& f : extra)
     config::merge_into(root, config::read_yaml_file(f, ignored));
-  const auto* status = root.find("status");
-  const auto* listen = status ? status->find("listen") : nullptr;
-  if (listen == nullptr || listen->kind != ConfigNode::Kind::scalar) return std::nullopt;
+  return root;
+}
+
+std::optional<config::ListenAddress> raw_listen(const std::string& config_path) {
+  const auto root = raw_config(config_path);
+  const auto* listen = raw_listen_node(root, "status");
+  if (listen == nullptr) return std::nullopt;
   auto parsed = config::parse_listen(listen->scalar);
   return parsed.value ? std::optional<config::ListenAddress>(*parsed.value) : std::nullopt;
+}
+
+// control.listen is off unless it names a unix socket; the daemon's own check refuses the rest.
+config::ControlListen raw_control(const std::string& config_path) {
+  const auto root = raw_config(config_path);
+  const auto* listen = raw_listen_node(root, "control");
+  if (listen == nullptr || !listen->scalar.starts_with("unix:/")) return {};
+  return config::ControlListen{listen->scalar.substr(5)};
 }
 
 }  // namespace
@@ -128,6 +148,14 @@ ReloadOutcome LocalDaemon::reload(std::chrono::milliseconds timeout) {
   port.pause = [](std::chrono::milliseconds d) { std::this_thread::sleep_for(d); };
   port.now = [] { return std::chrono::steady_clock::now(); };
   return reload_and_wait(port, timeout);
+}
+
+std::optional<std::string> LocalDaemon::control_url(std::string& message) {
+  const auto* c = config();
+  const auto listen = c ? c->control.listen : raw_control(config_path_);
+  auto found = ctl::control_url(listen);
+  if (!found) message = control_off_message(config_path_);
+  return found;
 }
 
 void print_reload_outcome(const ReloadOutcome& outcome) {

@@ -35,6 +35,9 @@ class LocalDaemon {
   // The body of the last /status answer, as the daemon sent it (for --json).
   const std::string& last_body() const { return last_body_; }
   ReloadOutcome reload(std::chrono::milliseconds timeout);
+  // The control socket from control.listen ("unix:/run/fieldlink/control.sock"); nullopt with
+  // the message to print (and kExitUnreachable to return) when it is off or cannot be found.
+  std::optional<std::string> control_url(std::string& message);
 
  private:
   // An edit of one config followed by a reload of a daemon that runs another would look like a

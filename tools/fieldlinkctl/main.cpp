@@ -41,6 +41,14 @@ void usage(std::FILE* to) {
       "      configuration with it; DIR defaults to <config folder>/keys (made 0700).\n"
       "  identity remove DEVICE_ID [--module-id M] [--no-reload]\n"
       "      Deletes the identities.d file `identity add` wrote, and the key file it made.\n"
+      "  invoke IDENTITY METHOD [JSON] [--timeout S] [--json]\n"
+      "      a direct method on the device bound to IDENTITY (DEVICE or DEVICE/MODULE), or a\n"
+      "      built-in (ping, status, reload) on the gateway's own identity; prints the\n"
+      "      device's status and payload. Timeout: S seconds, else hub.method_timeout\n"
+      "  send-c2d IDENTITY BODY|@FILE|@- [--property KEY=VALUE]... [--json]\n"
+      "      a C2D message, queued in the journal as one from the hub would be\n"
+      "      Both go through the control socket (control.listen, off by default), not the\n"
+      "      hub: they work while the gateway is offline.\n"
       "\n"
       "options of every command:\n"
       "  --config FILE   the configuration (default %s); conf.d/ and identities.d/ beside it\n"
@@ -49,8 +57,10 @@ void usage(std::FILE* to) {
       "\n"
       "colour only when stdout is a terminal and NO_COLOR is not set.\n"
       "\n"
-      "exit codes: %d ok; %d failed (config invalid, reload refused, edit refused);\n"
-      "            %d fieldlinkd not reachable; %d usage error\n",
+      "exit codes: %d ok; %d failed (config invalid, reload refused, edit refused, a method\n"
+      "            or C2D message answered with an error status);\n"
+      "            %d fieldlinkd not reachable; %d usage error\n"
+      "            (invoke and send-c2d exit 2 also when control.listen is not set)\n",
       fieldlink::ctl::kDefaultConfig, fieldlink::ctl::kDefaultUrl, fieldlink::ctl::kExitOk,
       fieldlink::ctl::kExitFailed, fieldlink::ctl::kExitUnreachable, fieldlink::ctl::kExitUsage);
 }
@@ -85,6 +95,8 @@ int main(int argc, char** argv) {
     if (command == "check-config") return run_check_config(rest);
     if (command == "reload") return run_reload(rest);
     if (command == "identity") return run_identity(rest);
+    if (command == "invoke") return run_invoke(rest);
+    if (command == "send-c2d") return run_send_c2d(rest);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "fieldlinkctl: %s\n", e.what());
     return kExitFailed;

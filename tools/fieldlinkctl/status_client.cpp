@@ -19,10 +19,15 @@ namespace http = beast::http;
 constexpr auto kTimeout = std::chrono::seconds(5);
 
 template <class Stream>
-HttpReply exchange(Stream& stream, const std::string& host, const std::string& path) {
-  http::request<http::empty_body> req{http::verb::get, path, 11};
+HttpReply exchange(Stream& stream, const std::string& host, const std::string& path,
+                   const std::string* body = nullptr) {
+  http::request<http::string_body> req{body ? http::verb::post : http::verb::get, path, 11};
   req.set(http::field::host, host);
   req.set(http::field::user_agent, "fieldlinkctl");
+  if (body) {
+    req.body() = *body;
+    req.prepare_payload();
+  }
   http::write(stream, req);
   beast::flat_buffer buffer;
   http::response<http::string_body> res;
@@ -52,6 +57,20 @@ HttpReply http_get(const std::string& url, const std::string& path) {
     stream.expires_after(kTimeout);
     stream.connect(resolver.resolve(host, rest.substr(colon + 1)));
     return exchange(stream, rest, path);
+  } catch (const boost::system::system_error& e) {
+    return {0, {}, e.code().message()};
+  }
+}
+
+HttpReply http_post(const std::string& url, const std::string& path, const std::string& body,
+                    std::chrono::seconds timeout) {
+  if (!url.starts_with("unix:")) return {0, {}, "the control socket is a unix socket (unix:/PATH)"};
+  asio::io_context io;
+  try {
+    beast::basic_stream<asio::local::stream_protocol> stream(io);
+    stream.expires_after(timeout);
+    stream.connect(asio::local::stream_protocol::endpoint(url.substr(5)));
+    return exchange(stream, "localhost", path, &body);
   } catch (const boost::system::system_error& e) {
     return {0, {}, e.code().message()};
   }
