@@ -7,6 +7,12 @@ namespace fieldlink::hub {
 
 using namespace std::chrono_literals;
 
+namespace {
+// A millisecond over a second: a connection stamped (or sent) a moment after its grant, later
+// after the earlier grants of a burst, still finds at most the rate in any one-second window.
+constexpr auto kWindow = 1s + 1ms;
+}  // namespace
+
 ConnectPacer::ConnectPacer(const Clock& clock, double per_second)
     : clock_(clock),
       bucket_(clock, per_second, std::max(1.0, per_second / 10), false),
@@ -15,7 +21,7 @@ ConnectPacer::ConnectPacer(const Clock& clock, double per_second)
 
 void ConnectPacer::forget_old() {
   const auto now = clock_.now();
-  while (!granted_.empty() && granted_.front() <= now - 1s)
+  while (!granted_.empty() && granted_.front() <= now - kWindow)
     granted_.pop_front();
 }
 
@@ -32,8 +38,9 @@ std::chrono::nanoseconds ConnectPacer::wait_time() {
   forget_old();
   std::chrono::nanoseconds wait = bucket_.wait_time();
   if (granted_.size() >= per_window_) {
-    // The oldest grant leaves the window just after one second.
-    wait = std::max<std::chrono::nanoseconds>(wait, granted_.front() + 1s - clock_.now() + 1ns);
+    // The oldest grant leaves the window just after it.
+    wait =
+        std::max<std::chrono::nanoseconds>(wait, granted_.front() + kWindow - clock_.now() + 1ns);
   }
   return wait;
 }
