@@ -13,6 +13,13 @@ namespace {
 // Sends per pump turn before yielding the loop to other work (acks, downlink, status).
 constexpr int kSendsPerTurn = 256;
 constexpr std::size_t kMinReadAhead = 16;
+// A backlog is read in pages of up to this many windows: each page is one round trip through
+// the journal's lane, queued behind its group commits, and with window-sized pages a drain
+// spent most of its time waiting for those hops (PROPOSALS.md §2).
+constexpr std::size_t kReadAheadWindows = 8;
+// Messages read ahead across all feeds (bodies are shared, so roughly 0.3 KB each for small
+// readings): many identities share it, so 1,000 of them read no more than a window each.
+constexpr std::size_t kReadAheadBudget = 32'768;
 
 }  // namespace
 
@@ -96,11 +103,18 @@ void Upstream::stop() {
   timers_->pump.cancel();
 }
 
+std::size_t Upstream::read_ahead(const Feed& f) const {
+  const auto share = kReadAheadBudget / std::max<std::size_t>(feeds_.size(), 1);
+  return std::max({f.window, kMinReadAhead, std::min(f.window * kReadAheadWindows, share)});
+}
+
 void Upstream::refill(Feed& f) {
-  if (f.peeking || !f.more || f.buffer.size() >= f.window) return;
+  const auto batch = read_ahead(f);
+  // Asks for the next page once half of this one is sent, so the session is not left waiting
+  // for the lane between pages.
+  if (f.peeking || !f.more || f.buffer.size() >= std::max(f.window, batch / 2)) return;
   f.peeking = true;
-  const auto batch = std::max(f.window, kMinReadAhead);
-  outbox_.peek(f.session->identity(), f.cursor, batch,
+  outbox_.peek(f.session->identity(), f.cursor, batch - f.buffer.size(),
                [this, id = f.session->identity(),
                 generation = f.generation](std::vector<Outbox::Entry> entries) {
                  auto* feed = feed_of(id);

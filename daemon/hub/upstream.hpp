@@ -72,6 +72,7 @@ class Upstream final : public SessionObserver, public StatusProvider {
   struct Feed;  // one identity's session and its read-ahead of the outbox
 
   Feed* feed_of(const Identity& identity);
+  std::size_t read_ahead(const Feed& feed) const;
   void refill(Feed& feed);
   void mark_ready(Feed& feed);
   void pump();
