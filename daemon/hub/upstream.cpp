@@ -64,6 +64,11 @@ Upstream::Feed* Upstream::feed_of(const Identity& identity) {
   return it == feeds_.end() ? nullptr : it->second.get();
 }
 
+Upstream::Feed* Upstream::feed_of(const Session& session) {
+  const auto it = by_session_.find(&session);
+  return it == by_session_.end() ? nullptr : it->second;
+}
+
 void Upstream::add(SessionSettings settings) {
   const auto id = settings.identity.client_id();
   auto feed = std::make_unique<Feed>();
@@ -73,6 +78,7 @@ void Upstream::add(SessionSettings settings) {
   feed->window = settings.inflight;
   feed->session = std::make_unique<Session>(loop_, std::move(settings), *this, log_, clock_, rng_);
   auto& f = *feeds_.emplace(id, std::move(feed)).first->second;
+  by_session_.emplace(f.session.get(), &f);
   f.session->start();
   refill(f);
 }
@@ -81,7 +87,9 @@ void Upstream::remove(const Identity& identity) {
   const auto it = feeds_.find(identity.client_id());
   if (it == feeds_.end()) return;
   it->second->session->stop();
-  feeds_.erase(it);  // queued ids of it are skipped when they come up
+  std::erase(ready_, it->second.get());
+  by_session_.erase(it->second->session.get());
+  feeds_.erase(it);  // queued connect requests of it are skipped when they come up
 }
 
 void Upstream::notify(const Identity& identity) {
@@ -133,7 +141,7 @@ void Upstream::refill(Feed& f) {
 void Upstream::mark_ready(Feed& f) {
   if (f.in_ready || f.buffer.empty() || !f.session->can_publish()) return;
   f.in_ready = true;
-  ready_.push_back(f.session->identity().client_id());
+  ready_.push_back(&f);
   schedule_pump({});
 }
 
@@ -153,12 +161,7 @@ void Upstream::schedule_pump(std::chrono::nanoseconds after) {
 void Upstream::pump() {
   pump_scheduled_ = false;
   for (int turn = 0; turn < kSendsPerTurn && !ready_.empty(); ++turn) {
-    const auto it = feeds_.find(ready_.front());
-    if (it == feeds_.end()) {
-      ready_.pop_front();
-      continue;
-    }
-    auto& f = *it->second;
+    auto& f = *ready_.front();
     if (!f.session->can_publish() || f.buffer.empty()) {
       ready_.pop_front();
       f.in_ready = false;
@@ -185,7 +188,7 @@ void Upstream::pump() {
 }
 
 void Upstream::want_connect(Session& s) {
-  auto* f = feed_of(s.identity());
+  auto* f = feed_of(s);
   if (f == nullptr || f->waiting_connect) return;
   f->waiting_connect = true;
   connect_queue_.push_back(s.identity().client_id());
@@ -224,7 +227,7 @@ void Upstream::state_changed(Session& s) {
 }
 
 void Upstream::ready_to_send(Session& s) {
-  if (auto* f = feed_of(s.identity())) {
+  if (auto* f = feed_of(s)) {
     refill(*f);
     mark_ready(*f);
   }
@@ -235,7 +238,7 @@ void Upstream::acked(Session& s, std::uint64_t seq) {
 }
 
 void Upstream::unacked_returned(Session& s, std::uint64_t lowest_seq) {
-  auto* f = feed_of(s.identity());
+  auto* f = feed_of(s);
   if (f == nullptr) return;
   // Everything from the oldest unacknowledged message on is read again, in order.
   f->generation = ++generations_;
