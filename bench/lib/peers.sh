@@ -10,11 +10,15 @@ machine_line() {
     "load average at start $(cut -d' ' -f1-3 /proc/loadavg)"
 }
 
-# A port nobody listens on now (good enough on one machine; each script picks its own).
+# A port nobody listens on now (good enough on one machine; each script picks its own). Below the
+# kernel's ephemeral range: a port there can be the local end of someone's outgoing connection,
+# which a connect probe does not see and a broker's bind then fails on ("Address already in use").
 free_port() {
-  local p
+  local p low
+  low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+  [ "$low" -gt 12000 ] || low=50000
   while :; do
-    p=$((20000 + RANDOM % 30000))
+    p=$((10000 + RANDOM % (low - 10000)))
     (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
   done
 }

@@ -2,6 +2,8 @@
 
 #include <utility>  // before asio, for Boost 1.74 under C++20
 
+#include <algorithm>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -268,19 +270,21 @@ Session::PublishResult Session::publish(std::uint64_t seq, const Message& messag
   p.qos = 1;
   p.dup = redelivery;
   p.packet_id = next_packet_id();
-  if (message.body) p.payload = *message.body;
   if (inflight_.empty()) {
     last_progress_ = clock_.now();
     arm_stall();
   }
-  inflight_.emplace(p.packet_id, seq);
+  inflight_.emplace_back(p.packet_id, seq);
   ++counters_.sent;
-  send(mqtt::encode(p));
+  // The body goes from the journal's shared copy straight into the packet.
+  send(
+      mqtt::encode_publish(p, message.body ? std::string_view(*message.body) : std::string_view()));
   return PublishResult::sent;
 }
 
 void Session::on_puback(const mqtt::Puback& p) {
-  const auto it = inflight_.find(p.packet_id);
+  const auto it = std::find_if(inflight_.begin(), inflight_.end(),
+                               [id = p.packet_id](const auto& e) { return e.first == id; });
   if (it == inflight_.end()) return;  // a late ack of a packet we already gave up on
   const auto seq = it->second;
   inflight_.erase(it);
@@ -582,7 +586,9 @@ void Session::fail(const std::string& reason, bool credential) {
 std::uint16_t Session::next_packet_id() {
   do {
     ++last_packet_id_;
-  } while (last_packet_id_ == 0 || inflight_.contains(last_packet_id_));
+  } while (last_packet_id_ == 0 ||
+           std::any_of(inflight_.begin(), inflight_.end(),
+                       [id = last_packet_id_](const auto& e) { return e.first == id; }));
   return last_packet_id_;
 }
 

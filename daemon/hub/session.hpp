@@ -180,7 +180,10 @@ class Session {
   bool draining_ = false;   // token renewal: no new publishes until in-flight ones are acked
   bool quiescing_ = false;  // stopping once the in-flight ones are acked
   bool ping_outstanding_ = false;
-  std::map<std::uint16_t, std::uint64_t> inflight_;  // packet id → journal sequence
+  // (packet id, journal sequence) in the order sent. A short vector, not a map: the hub acks in
+  // order, so a PUBACK's entry is at the front, and a packet id is checked against a few dozen
+  // contiguous entries instead of a tree walked per packet (it showed in the flood profile).
+  std::vector<std::pair<std::uint16_t, std::uint64_t>> inflight_;
   std::chrono::steady_clock::time_point last_progress_;
   std::chrono::steady_clock::time_point last_attempt_;
   std::chrono::steady_clock::time_point online_at_;

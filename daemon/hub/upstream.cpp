@@ -13,6 +13,13 @@ namespace {
 // Sends per pump turn before yielding the loop to other work (acks, downlink, status).
 constexpr int kSendsPerTurn = 256;
 constexpr std::size_t kMinReadAhead = 16;
+// A backlog is read in pages of up to this many windows: each page is one round trip through
+// the journal's lane, queued behind its group commits, and with window-sized pages a drain
+// spent most of its time waiting for those hops (PROPOSALS.md §2).
+constexpr std::size_t kReadAheadWindows = 8;
+// Messages read ahead across all feeds (bodies are shared, so roughly 0.3 KB each for small
+// readings): many identities share it, so 1,000 of them read no more than a window each.
+constexpr std::size_t kReadAheadBudget = 32'768;
 
 }  // namespace
 
@@ -58,6 +65,11 @@ Upstream::Feed* Upstream::feed_of(const Identity& identity) {
   return it == feeds_.end() ? nullptr : it->second.get();
 }
 
+Upstream::Feed* Upstream::feed_of(const Session& session) {
+  const auto it = by_session_.find(&session);
+  return it == by_session_.end() ? nullptr : it->second;
+}
+
 void Upstream::add(SessionSettings settings) {
   const auto id = settings.identity.client_id();
   auto feed = std::make_unique<Feed>();
@@ -67,6 +79,7 @@ void Upstream::add(SessionSettings settings) {
   feed->window = settings.inflight;
   feed->session = std::make_unique<Session>(loop_, std::move(settings), *this, log_, clock_, rng_);
   auto& f = *feeds_.emplace(id, std::move(feed)).first->second;
+  by_session_.emplace(f.session.get(), &f);
   f.session->start();
   refill(f);
 }
@@ -75,7 +88,9 @@ void Upstream::remove(const Identity& identity) {
   const auto it = feeds_.find(identity.client_id());
   if (it == feeds_.end()) return;
   it->second->session->stop();
-  feeds_.erase(it);  // queued ids of it are skipped when they come up
+  std::erase(ready_, it->second.get());
+  by_session_.erase(it->second->session.get());
+  feeds_.erase(it);  // queued connect requests of it are skipped when they come up
 }
 
 void Upstream::notify(const Identity& identity) {
@@ -125,18 +140,24 @@ void Upstream::check_stopped() {
   stop();
 }
 
+std::size_t Upstream::read_ahead(const Feed& f) const {
+  const auto share = kReadAheadBudget / std::max<std::size_t>(feeds_.size(), 1);
+  return std::max({f.window, kMinReadAhead, std::min(f.window * kReadAheadWindows, share)});
+}
+
 void Upstream::refill(Feed& f) {
+  const auto batch = read_ahead(f);
   // Offline, nothing is read ahead: what we do not hold, the journal may evict under a full disk
   // (and count exactly), and the session reads from its oldest unacknowledged message when it is
-  // back anyway.
-  if (f.peeking || !f.more || f.buffer.size() >= f.window ||
+  // back anyway. Online, the next page is asked for once half of this one is sent, so the
+  // session is not left waiting for the lane between pages.
+  if (f.peeking || !f.more || f.buffer.size() >= std::max(f.window, batch / 2) ||
       f.session->state() != SessionState::online) {
     return;
   }
   f.peeking = true;
   f.holding = true;
-  const auto batch = std::max(f.window, kMinReadAhead);
-  outbox_.peek(f.session->identity(), f.cursor, batch,
+  outbox_.peek(f.session->identity(), f.cursor, batch - f.buffer.size(),
                [this, id = f.session->identity(),
                 generation = f.generation](std::vector<Outbox::Entry> entries) {
                  auto* feed = feed_of(id);
@@ -155,7 +176,7 @@ void Upstream::refill(Feed& f) {
 void Upstream::mark_ready(Feed& f) {
   if (f.in_ready || f.buffer.empty() || !f.session->can_publish()) return;
   f.in_ready = true;
-  ready_.push_back(f.session->identity().client_id());
+  ready_.push_back(&f);
   schedule_pump({});
 }
 
@@ -175,12 +196,7 @@ void Upstream::schedule_pump(std::chrono::nanoseconds after) {
 void Upstream::pump() {
   pump_scheduled_ = false;
   for (int turn = 0; turn < kSendsPerTurn && !ready_.empty(); ++turn) {
-    const auto it = feeds_.find(ready_.front());
-    if (it == feeds_.end()) {
-      ready_.pop_front();
-      continue;
-    }
-    auto& f = *it->second;
+    auto& f = *ready_.front();
     if (!f.session->can_publish() || f.buffer.empty()) {
       ready_.pop_front();
       f.in_ready = false;
@@ -208,7 +224,7 @@ void Upstream::pump() {
 
 void Upstream::want_connect(Session& s) {
   if (stopped_) return;  // stopping: no new connections
-  auto* f = feed_of(s.identity());
+  auto* f = feed_of(s);
   if (f == nullptr || f->waiting_connect) return;
   f->waiting_connect = true;
   connect_queue_.push_back(s.identity().client_id());
@@ -249,7 +265,7 @@ void Upstream::state_changed(Session& s) {
     // Deferred: this runs inside the session's own stop().
     boost::asio::post(loop_, [this] { check_stopped(); });
   }
-  auto* f = feed_of(s.identity());
+  auto* f = feed_of(s);
   if (f == nullptr || !f->holding) return;
   // The read-ahead is given back: it is read again from the first message not yet sent.
   if (!f->buffer.empty()) f->cursor = std::min(f->cursor, f->buffer.front().seq);
@@ -262,7 +278,7 @@ void Upstream::state_changed(Session& s) {
 }
 
 void Upstream::ready_to_send(Session& s) {
-  if (auto* f = feed_of(s.identity())) {
+  if (auto* f = feed_of(s)) {
     refill(*f);
     mark_ready(*f);
   }
@@ -273,7 +289,7 @@ void Upstream::acked(Session& s, std::uint64_t seq) {
 }
 
 void Upstream::unacked_returned(Session& s, std::uint64_t lowest_seq) {
-  auto* f = feed_of(s.identity());
+  auto* f = feed_of(s);
   if (f == nullptr) return;
   // Everything from the oldest unacknowledged message on is read again, in order.
   f->generation = ++generations_;

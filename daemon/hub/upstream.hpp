@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "core/clock.hpp"
@@ -77,6 +78,8 @@ class Upstream final : public SessionObserver, public StatusProvider {
   struct Feed;  // one identity's session and its read-ahead of the outbox
 
   Feed* feed_of(const Identity& identity);
+  Feed* feed_of(const Session& session);
+  std::size_t read_ahead(const Feed& feed) const;
   void refill(Feed& feed);
   void mark_ready(Feed& feed);
   void pump();
@@ -95,7 +98,11 @@ class Upstream final : public SessionObserver, public StatusProvider {
   TokenBucket send_bucket_;
   std::map<std::string, std::unique_ptr<Feed>> feeds_;  // by client id
   std::deque<std::string> connect_queue_;
-  std::deque<std::string> ready_;
+  // Feeds with something to send, in turn. Feeds are held by unique_ptr, so these stay valid
+  // until remove() takes the feed out of the queue as well; no lookup by client id per send.
+  std::deque<Feed*> ready_;
+  // The feed of each session, for the observer calls that come per PUBACK.
+  std::unordered_map<const Session*, Feed*> by_session_;
   struct Timers;
   std::unique_ptr<Timers> timers_;
   bool pump_scheduled_ = false;

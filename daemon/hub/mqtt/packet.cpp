@@ -66,15 +66,19 @@ std::string encode(const Connect& p) {
 }
 
 std::string encode(const Publish& p) {
+  return encode_publish(p, p.payload);
+}
+
+std::string encode_publish(const Publish& p, std::string_view payload) {
   std::string out;
-  const std::size_t length = 2 + p.topic.size() + (p.qos > 0 ? 2 : 0) + p.payload.size();
+  const std::size_t length = 2 + p.topic.size() + (p.qos > 0 ? 2 : 0) + payload.size();
   out.reserve(length + 5);
   out +=
       static_cast<char>((kPublish << 4) | (p.dup ? 0x08 : 0) | (p.qos << 1) | (p.retain ? 1 : 0));
   put_remaining_length(out, length);
   put_string(out, p.topic);
   if (p.qos > 0) put_u16(out, p.packet_id);
-  out += p.payload;
+  out += payload;
   return out;
 }
 

@@ -54,6 +54,9 @@ using ServerPacket = std::variant<Connack, Publish, Puback, Suback, Pingresp>;
 
 std::string encode(const Connect& p);
 std::string encode(const Publish& p);
+// A PUBLISH whose payload is held elsewhere (a journal body, shared): `p.payload` is ignored and
+// `payload` copied once, straight into the packet.
+std::string encode_publish(const Publish& p, std::string_view payload);
 std::string encode(const Puback& p);
 std::string encode(const Subscribe& p);
 std::string encode_pingreq();
