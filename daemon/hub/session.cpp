@@ -142,6 +142,13 @@ void Session::quiesce() {
   timers_->renew.cancel();
 }
 
+bool Session::retry_now() {
+  if (state_ != SessionState::backoff || !unreachable_) return false;
+  timers_->retry.cancel();
+  observer_.want_connect(*this);
+  return true;
+}
+
 void Session::send(std::string bytes) {
   if (!connection_) return;
   const auto unwritten = connection_->queued_bytes() + bytes.size();
@@ -563,6 +570,7 @@ void Session::fail(const std::string& reason, bool credential) {
   end_connection(false);
   last_error_ = reason;
   credential_problem_ = credential;
+  unreachable_ = !was_online && !credential;
   if (was_online) ++counters_.reconnects;
   const auto delay = backoff_.next(credential ? Backoff::kCredential : Backoff::kTransient);
   const auto id = settings_.identity.client_id();

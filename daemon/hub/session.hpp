@@ -108,6 +108,11 @@ class Session {
   // stops (DISCONNECT). Stops at once when not online or nothing is in flight, and when the
   // connection fails meanwhile. The caller bounds the wait: stop() ends it.
   void quiesce();
+  // Another session just got through to the hub: if this one is backing off because the hub was
+  // unreachable (not for its credentials, not because the hub closed it), it asks to connect now
+  // (still paced by the upstream) instead of sleeping out a step that may have grown to minutes.
+  // Returns whether it did.
+  bool retry_now();
 
   bool can_publish() const;
   PublishResult publish(std::uint64_t seq, const Message& message, bool redelivery);
@@ -177,8 +182,9 @@ class Session {
   std::string last_error_;
   bool credential_problem_ = false;
   std::chrono::milliseconds token_life_{};  // of the token sent with the last CONNECT
-  bool draining_ = false;   // token renewal: no new publishes until in-flight ones are acked
-  bool quiescing_ = false;  // stopping once the in-flight ones are acked
+  bool draining_ = false;     // token renewal: no new publishes until in-flight ones are acked
+  bool quiescing_ = false;    // stopping once the in-flight ones are acked
+  bool unreachable_ = false;  // backing off after a failure before getting online
   bool ping_outstanding_ = false;
   // (packet id, journal sequence) in the order sent. A short vector, not a map: the hub acks in
   // order, so a PUBACK's entry is at the front, and a packet id is checked against a few dozen

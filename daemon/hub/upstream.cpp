@@ -259,6 +259,18 @@ void Upstream::state_changed(Session& s) {
   if (s.state() == SessionState::online) {
     log_.info({.event = "session.online", .identity = s.identity().client_id()},
               s.identity().client_id() + ": connected");
+    // The hub is reachable again (after an outage every session backs off on its own jittered
+    // step, up to a minute): the others come back now, at the connect pace, not step by step.
+    std::size_t hastened = 0;
+    for (auto& [id, f] : feeds_) {
+      if (f->session.get() != &s && f->session->retry_now()) ++hastened;
+    }
+    if (hastened > 0) {
+      retries_hastened_ += hastened;
+      log_.info({.event = "upstream.reachable", .identity = s.identity().client_id()},
+                "the hub is reachable again: " + std::to_string(hastened) +
+                    " session(s) backing off reconnect now");
+    }
     return;
   }
   if (s.state() == SessionState::stopped && stopped_) {
@@ -323,6 +335,9 @@ void Upstream::collect(MetricsWriter& m) const {
   }
   m.counter("fieldlink_hub_connects_granted_total", "Connection attempts let through the pacing.",
             static_cast<double>(connects_granted_));
+  m.counter("fieldlink_hub_retries_hastened_total",
+            "Sessions backing off that reconnected early because another got through.",
+            static_cast<double>(retries_hastened_));
   for (const auto& [id, f] : feeds_) {
     const auto& c = f->session->counters();
     const MetricsWriter::Labels l{{"identity", id}};

@@ -55,6 +55,7 @@ class Upstream final : public SessionObserver, public StatusProvider {
   // New messages were stored for `identity`: take them when its session can send.
   void notify(const Identity& identity);
   Session* find(const Identity& identity);
+  std::uint64_t retries_hastened() const { return retries_hastened_; }
   // Disconnects every session cleanly, now.
   void stop();
   // Disconnects every session once its in-flight messages are acknowledged (a message whose
@@ -108,6 +109,7 @@ class Upstream final : public SessionObserver, public StatusProvider {
   bool pump_scheduled_ = false;
   std::function<void()> stopped_;  // set while stop(grace, ...) waits for PUBACKs
   std::uint64_t connects_granted_ = 0;
+  std::uint64_t retries_hastened_ = 0;
   std::uint64_t generations_ = 0;
 };
 

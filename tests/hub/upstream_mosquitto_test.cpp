@@ -176,5 +176,50 @@ TEST(UpstreamAgainstMosquitto, AGracefulStopWaitsForInFlightPubacksWithinItsGrac
             hub::SessionState::stopped);
 }
 
+// After an outage every session backs off on its own jittered step; once one gets through, the
+// others reconnect at once (at the connect pace) instead of sleeping out steps of several seconds.
+TEST(UpstreamAgainstMosquitto, OneSessionBackAfterAnOutageBringsTheOthersBackNow) {
+  MosquittoBroker broker;
+  UpstreamHarness h(hub::UpstreamSettings{100, 0});
+  std::vector<Identity> ids;
+  for (int i = 0; i < 5; ++i) {
+    auto s = settings_for(broker.plain_port());
+    s.identity = Identity{DeviceId("dev-" + std::to_string(i)), ModuleId()};
+    ids.push_back(s.identity);
+    h.run([&] { h.upstream().add(s); });
+  }
+  auto count = [&](auto pred) {
+    return h.run([&] {
+      int n = 0;
+      for (const auto& id : ids)
+        n += pred(*h.upstream().find(id)) ? 1 : 0;
+      return n;
+    });
+  };
+  auto online = [](const hub::Session& s) { return s.state() == hub::SessionState::online; };
+  for (int i = 0; i < 200 && count(online) < 5; ++i)
+    std::this_thread::sleep_for(50ms);  // polling state owned by the loop
+  ASSERT_EQ(count(online), 5);
+
+  broker.stop();
+  // Backoff steps of 8 s and more (full jitter: each waits a random part of its step).
+  auto deep = [](const hub::Session& s) { return s.backoff_step() >= 4; };
+  for (int i = 0; i < 600 && count(deep) < 5; ++i)
+    std::this_thread::sleep_for(50ms);  // polling state owned by the loop
+  ASSERT_EQ(count(deep), 5);
+  broker.start();
+
+  // The first one back comes when its own step ends; the rest follow within a second.
+  for (int i = 0; i < 400 && count(online) == 0; ++i)
+    std::this_thread::sleep_for(10ms);  // polling state owned by the loop
+  ASSERT_GE(count(online), 1);
+  const auto first = std::chrono::steady_clock::now();
+  for (int i = 0; i < 300 && count(online) < 5; ++i)
+    std::this_thread::sleep_for(10ms);  // polling state owned by the loop
+  EXPECT_EQ(count(online), 5);
+  EXPECT_LT(std::chrono::steady_clock::now() - first, 2s);
+  EXPECT_GE(h.run([&] { return h.upstream().retries_hastened(); }), 1u);
+}
+
 }  // namespace
 }  // namespace fieldlink::testing
