@@ -2,8 +2,8 @@
 
 #include <array>
 
+#include "core/url_encoding.hpp"
 #include "core/utc_time.hpp"
-#include "hub/url_encoding.hpp"
 
 namespace fieldlink::hub {
 namespace {

@@ -1,7 +1,7 @@
 #include "hub/sas_token.hpp"
 
 #include "core/crypto.hpp"
-#include "hub/url_encoding.hpp"
+#include "core/url_encoding.hpp"
 
 namespace fieldlink::hub {
 std::string sas_resource(std::string_view host, const Identity& identity) {

@@ -2,7 +2,7 @@
 
 #include <charconv>
 
-#include "hub/url_encoding.hpp"
+#include "core/url_encoding.hpp"
 
 namespace fieldlink::hub {
 namespace {

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "config/value_types.hpp"
+#include "core/url_encoding.hpp"
 
 namespace fieldlink {
 namespace {
@@ -19,13 +20,6 @@ std::vector<std::string_view> split(std::string_view text, char at) {
     if (pos == std::string_view::npos) return parts;
     text.remove_prefix(pos + 1);
   }
-}
-
-int hex(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
 }
 
 // "10" (seconds) or a duration as in the config ("500ms", "2m").
@@ -51,24 +45,6 @@ const char* const kUsage =
     "POST /devices/{identity}/c2d";
 
 }  // namespace
-
-std::optional<std::string> percent_decode(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] != '%') {
-      out += text[i];
-      continue;
-    }
-    if (i + 2 >= text.size()) return std::nullopt;
-    const int hi = hex(text[i + 1]);
-    const int lo = hex(text[i + 2]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    out += static_cast<char>(hi * 16 + lo);
-    i += 2;
-  }
-  return out;
-}
 
 ParsedControlRequest parse_control_request(std::string_view verb, std::string_view target,
                                            std::string body) {

@@ -38,9 +38,6 @@ struct ParsedControlRequest {
 ParsedControlRequest parse_control_request(std::string_view verb, std::string_view target,
                                            std::string body);
 
-// %XX decoding (and '+' kept as is, as in paths); nullopt on a malformed escape.
-std::optional<std::string> percent_decode(std::string_view text);
-
 // Longest and shortest method timeout a caller may ask for (hub.method_timeout's range).
 inline constexpr std::chrono::seconds kControlMinTimeout{1};
 inline constexpr std::chrono::seconds kControlMaxTimeout{300};

@@ -2,6 +2,8 @@
 // says what was wrong.
 #include "status/control_request.hpp"
 
+#include "core/url_encoding.hpp"
+
 #include <gtest/gtest.h>
 
 namespace fieldlink {

@@ -11,38 +11,17 @@
 #include "hub/outbox.hpp"
 #include "hub/upstream.hpp"
 #include "router/router.hpp"
+#include "router_fakes.hpp"
 
 namespace fieldlink {
 namespace {
 
+using test::NoDownlink;
+using test::NoIntake;
+using test::NoOutbox;
+using test::QuietLog;
+
 using namespace std::chrono_literals;
-
-class QuietLog final : public Logger {
- public:
-  void log(LogLevel, const LogFields&, std::string_view) override {}
-};
-
-class NoOutbox final : public hub::Outbox {
- public:
-  void peek(const Identity&, std::uint64_t, std::size_t,
-            std::function<void(std::vector<Entry>)> done) override {
-    done({});
-  }
-  void ack(const Identity&, std::uint64_t) override {}
-  void reject(const Identity&, std::uint64_t, std::string_view) override {}
-};
-
-class NoDownlink final : public hub::DownlinkHandler {
- public:
-  void downlink(hub::Downlink, hub::SettleDownlink complete) override {
-    complete(hub::Settle::taken);
-  }
-};
-
-class NoIntake final : public TelemetryIntake {
- public:
-  bool append(Message) override { return true; }
-};
 
 // Stores what it is given, or refuses everything when told to (a full or broken journal).
 class Queue final : public CommandQueue {

@@ -3,10 +3,10 @@
 #include <gtest/gtest.h>
 
 #include "core/crypto.hpp"
+#include "core/url_encoding.hpp"
 #include "hub/property_bag.hpp"
 #include "hub/sas_token.hpp"
 #include "hub/topics.hpp"
-#include "hub/url_encoding.hpp"
 
 namespace fieldlink::hub {
 namespace {

@@ -1,6 +1,6 @@
-#include "hub/url_encoding.hpp"
+#include "core/url_encoding.hpp"
 
-namespace fieldlink::hub {
+namespace fieldlink {
 namespace {
 
 bool unreserved(unsigned char c) {
@@ -52,4 +52,4 @@ std::optional<std::string> percent_decode(std::string_view text) {
   return out;
 }
 
-}  // namespace fieldlink::hub
+}  // namespace fieldlink
