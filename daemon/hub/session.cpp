@@ -241,6 +241,7 @@ void Session::on_suback(const mqtt::Suback& s) {
   last_error_.clear();
   draining_ = false;
   set_state(SessionState::online);
+  unreachable_ = false;
   arm_keepalive();
   // Renew at about 80 % of the token's life, spread ±8 % so identities that connected together
   // do not all renew together.

@@ -113,6 +113,9 @@ class Session {
   // (still paced by the upstream) instead of sleeping out a step that may have grown to minutes.
   // Returns whether it did.
   bool retry_now();
+  // While state_changed(online) runs: whether this session got through after failing to reach
+  // the hub (the first sign that an outage is over).
+  bool back_from_unreachable() const { return unreachable_; }
 
   bool can_publish() const;
   PublishResult publish(std::uint64_t seq, const Message& message, bool redelivery);

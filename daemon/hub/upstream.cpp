@@ -34,7 +34,8 @@ struct Upstream::Feed {
   bool more = true;  // the outbox may hold more from `cursor` on
   bool in_ready = false;
   bool waiting_connect = false;
-  bool holding = false;  // the outbox has handed us messages we have not released
+  bool holding = false;   // the outbox has handed us messages we have not released
+  bool hastened = false;  // reconnecting early because another session got through
 };
 
 struct Upstream::Timers {
@@ -261,9 +262,18 @@ void Upstream::state_changed(Session& s) {
               s.identity().client_id() + ": connected");
     // The hub is reachable again (after an outage every session backs off on its own jittered
     // step, up to a minute): the others come back now, at the connect pace, not step by step.
+    // Only the first session back sweeps: one that was hastened, or that never failed, does not,
+    // so a site of N identities coming back costs one pass over the feeds, not N.
+    auto* self = feed_of(s);
+    const bool sweep = s.back_from_unreachable() && self != nullptr && !self->hastened;
+    if (self != nullptr) self->hastened = false;
+    if (!sweep) return;
     std::size_t hastened = 0;
     for (auto& [id, f] : feeds_) {
-      if (f->session.get() != &s && f->session->retry_now()) ++hastened;
+      if (f.get() != self && f->session->retry_now()) {
+        f->hastened = true;
+        ++hastened;
+      }
     }
     if (hastened > 0) {
       retries_hastened_ += hastened;
@@ -278,7 +288,9 @@ void Upstream::state_changed(Session& s) {
     boost::asio::post(loop_, [this] { check_stopped(); });
   }
   auto* f = feed_of(s);
-  if (f == nullptr || !f->holding) return;
+  if (f == nullptr) return;
+  if (s.state() == SessionState::backoff) f->hastened = false;  // failed again: may sweep later
+  if (!f->holding) return;
   // The read-ahead is given back: it is read again from the first message not yet sent.
   if (!f->buffer.empty()) f->cursor = std::min(f->cursor, f->buffer.front().seq);
   f->generation = ++generations_;
