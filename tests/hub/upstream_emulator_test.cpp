@@ -260,13 +260,13 @@ TEST_F(UpstreamAgainstEmulator, ThrottlingClosesKeepBackingOff) {
   h.send(device("dev-t"), 0, 500);  // the emulator throttles telemetry: keep some to send
   std::uint32_t step = 0;
   std::uint64_t reconnects = 0;
-  for (int i = 0; i < 300 && step < 3; ++i) {
-    std::tie(step, reconnects) = h.run([&] {
-      const auto* s = h.upstream().find(device("dev-t"));
-      return std::make_pair(s->backoff_step(), s->counters().reconnects);
-    });
-    std::this_thread::sleep_for(100ms);  // polling state owned by the loop, bounded (30 s)
-  }
+  h.wait_until(
+      [&] {
+        const auto* s = h.upstream().find(device("dev-t"));
+        std::tie(step, reconnects) = std::make_pair(s->backoff_step(), s->counters().reconnects);
+        return step >= 3;
+      },
+      30s);
   EXPECT_GE(step, 3u) << "after " << reconnects << " throttled closes";
   EXPECT_GE(reconnects, 3u);
 }

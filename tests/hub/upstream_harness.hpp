@@ -78,6 +78,19 @@ class UpstreamHarness {
     return result.get();
   }
 
+  // Waits until `pred` holds, evaluating it on the core loop (where the session state it reads
+  // lives) every 10 ms; false at the deadline. Session states reach no event a test thread could
+  // wait on, so this bounded poll is the one place tests look at them over time.
+  template <class P>
+  bool wait_until(P pred, std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      if (run([&] { return static_cast<bool>(pred()); })) return true;
+      if (std::chrono::steady_clock::now() >= deadline) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+
   ~UpstreamHarness() {
     run([this] { upstream_.stop(); });
     guard_.reset();

@@ -65,10 +65,7 @@ TEST(UpstreamAgainstMosquitto, RefusesACertificateFromAnotherCa) {
   auto s = settings_for(broker.tls_port(), &tls);
   h.run([&] { h.upstream().add(s); });
   std::string error;
-  for (int i = 0; i < 200 && error.empty(); ++i) {
-    error = h.run([&] { return h.upstream().find(s.identity)->last_error(); });
-    if (error.empty()) std::this_thread::sleep_for(50ms);  // polling state owned by the loop
-  }
+  h.wait_until([&] { return !(error = h.upstream().find(s.identity)->last_error()).empty(); }, 10s);
   EXPECT_NE(error.find("certificate verify failed"), std::string::npos) << error;
   EXPECT_NE(error.find("is hub.ca_file the right CA?"), std::string::npos) << error;
 }
@@ -84,9 +81,8 @@ TEST(UpstreamAgainstMosquitto, AHubThatStopsReadingIsLeftBeforeKeepAlive) {
   s.open_timeout = 5s;
   h.run([&] { h.upstream().add(s); });
   auto state = [&] { return h.run([&] { return h.upstream().find(s.identity)->state(); }); };
-  for (int i = 0; i < 200 && state() != hub::SessionState::online; ++i)
-    std::this_thread::sleep_for(50ms);  // polling state owned by the loop
-  ASSERT_EQ(state(), hub::SessionState::online);
+  auto online = [&] { return h.upstream().find(s.identity)->state() == hub::SessionState::online; };
+  ASSERT_TRUE(h.wait_until(online, 10s));
 
   ASSERT_EQ(::kill(broker.pid(), SIGSTOP), 0);
   // Reported patches of 64 KiB until the session gives up; the kernel's socket buffers take a few
@@ -105,9 +101,7 @@ TEST(UpstreamAgainstMosquitto, AHubThatStopsReadingIsLeftBeforeKeepAlive) {
   const auto counters = h.run([&] { return h.upstream().find(s.identity)->counters(); });
   EXPECT_GE(counters.write_backlogs, 1u);
   EXPECT_EQ(counters.stalls, 0u);  // PUBACKs did not stop: the writes did
-  for (int i = 0; i < 400 && state() != hub::SessionState::online; ++i)
-    std::this_thread::sleep_for(50ms);  // polling state owned by the loop
-  EXPECT_EQ(state(), hub::SessionState::online);
+  EXPECT_TRUE(h.wait_until(online, 20s)) << static_cast<int>(state());
 }
 
 // A session that goes offline gives its read-ahead back to the outbox (which may then evict those
@@ -122,8 +116,7 @@ TEST(UpstreamAgainstMosquitto, AnOfflineSessionHoldsNothingOfTheOutbox) {
   EXPECT_EQ(h.outbox().releases(), 0u);
 
   broker.reset();
-  for (int i = 0; i < 200 && h.outbox().releases() == 0; ++i)
-    std::this_thread::sleep_for(50ms);  // polling: the loop notices the closed connection
+  ASSERT_TRUE(h.outbox().wait_released(1, 10s));
   ASSERT_EQ(h.outbox().releases(), 1u);
   const auto peeks = h.outbox().peeks();
   h.send(s.identity, 5, 3);  // new messages while offline wake the feed: still no read-ahead
@@ -161,10 +154,7 @@ TEST(UpstreamAgainstMosquitto, AGracefulStopWaitsForInFlightPubacksWithinItsGrac
   ASSERT_TRUE(h2.outbox().wait_acked(5, 20s));
   ASSERT_EQ(::kill(frozen.pid(), SIGSTOP), 0);
   h2.send(s.identity, 5, 5);
-  for (int i = 0;
-       i < 200 && h2.run([&] { return h2.upstream().find(s.identity)->in_flight(); }) == 0; ++i) {
-    std::this_thread::sleep_for(10ms);  // polling state owned by the loop
-  }
+  ASSERT_TRUE(h2.wait_until([&] { return h2.upstream().find(s.identity)->in_flight() > 0; }, 2s));
   std::promise<void> bounded;
   const auto began = std::chrono::steady_clock::now();
   h2.run([&] { h2.upstream().stop(300ms, [&] { bounded.set_value(); }); });
@@ -189,34 +179,24 @@ TEST(UpstreamAgainstMosquitto, OneSessionBackAfterAnOutageBringsTheOthersBackNow
     h.run([&] { h.upstream().add(s); });
   }
   auto count = [&](auto pred) {
-    return h.run([&] {
-      int n = 0;
-      for (const auto& id : ids)
-        n += pred(*h.upstream().find(id)) ? 1 : 0;
-      return n;
-    });
+    int n = 0;
+    for (const auto& id : ids)
+      n += pred(*h.upstream().find(id)) ? 1 : 0;
+    return n;
   };
   auto online = [](const hub::Session& s) { return s.state() == hub::SessionState::online; };
-  for (int i = 0; i < 200 && count(online) < 5; ++i)
-    std::this_thread::sleep_for(50ms);  // polling state owned by the loop
-  ASSERT_EQ(count(online), 5);
+  ASSERT_TRUE(h.wait_until([&] { return count(online) == 5; }, 10s));
 
   broker.stop();
   // Backoff steps of 8 s and more (full jitter: each waits a random part of its step).
   auto deep = [](const hub::Session& s) { return s.backoff_step() >= 4; };
-  for (int i = 0; i < 600 && count(deep) < 5; ++i)
-    std::this_thread::sleep_for(50ms);  // polling state owned by the loop
-  ASSERT_EQ(count(deep), 5);
+  ASSERT_TRUE(h.wait_until([&] { return count(deep) == 5; }, 30s));
   broker.start();
 
   // The first one back comes when its own step ends; the rest follow within a second.
-  for (int i = 0; i < 400 && count(online) == 0; ++i)
-    std::this_thread::sleep_for(10ms);  // polling state owned by the loop
-  ASSERT_GE(count(online), 1);
+  ASSERT_TRUE(h.wait_until([&] { return count(online) >= 1; }, 10s));
   const auto first = std::chrono::steady_clock::now();
-  for (int i = 0; i < 300 && count(online) < 5; ++i)
-    std::this_thread::sleep_for(10ms);  // polling state owned by the loop
-  EXPECT_EQ(count(online), 5);
+  EXPECT_TRUE(h.wait_until([&] { return count(online) == 5; }, 3s));
   EXPECT_LT(std::chrono::steady_clock::now() - first, 2s);
   EXPECT_GE(h.run([&] { return h.upstream().retries_hastened(); }), 1u);
 }
