@@ -137,20 +137,21 @@ void Journal::schedule() {
 void Journal::start_commit() {
   // At most `commit_batch` appends per transaction keeps the WAL's share of max_size predictable;
   // what is left over goes with the next commit, as soon as this one reports.
-  auto batch = std::make_shared<JournalFile::Batch>();
+  auto work = std::make_shared<Pending>();
   auto& appends = pending_->batch.appends;
   if (appends.size() <= settings_.commit_batch) {
-    batch->appends = std::move(appends);
+    work->batch.appends = std::move(appends);
     appends.clear();
     appends.reserve(settings_.commit_batch);  // the next batch fills without reallocating
   } else {
     const auto cut = appends.begin() + static_cast<std::ptrdiff_t>(settings_.commit_batch);
-    batch->appends.assign(std::make_move_iterator(appends.begin()), std::make_move_iterator(cut));
+    work->batch.appends.assign(std::make_move_iterator(appends.begin()),
+                               std::make_move_iterator(cut));
     appends.erase(appends.begin(), cut);
   }
-  batch->acks = std::move(pending_->batch.acks);
+  work->batch.acks = std::move(pending_->batch.acks);
   pending_->batch.acks.clear();
-  batch->rejects = std::move(pending_->batch.rejects);
+  work->batch.rejects = std::move(pending_->batch.rejects);
   pending_->batch.rejects.clear();
   due_ = !pending_->batch.empty();
   if (!due_ && timer_armed_) {
@@ -159,18 +160,20 @@ void Journal::start_commit() {
     ++timer_generation_;
   }
   const std::uint64_t number = ++batches_;
-  const std::uint64_t count = batch->appends.size();
-  in_flight_appends_ += count;
+  in_flight_appends_ += work->batch.appends.size();
   commit_in_flight_ = true;
-  lane_.post([this, alive = std::weak_ptr<int>(alive_), work = busy(), batch, number, count] {
-    auto report = std::make_shared<CommitReport>(file_->commit(*batch));
-    batch->appends.clear();  // release the bodies on the lane, not later on the loop
-    post_back(alive, [this, number, count, report] { committed(number, count, *report); });
+  lane_.post([this, alive = std::weak_ptr<int>(alive_), guard = busy(), work, number] {
+    auto report = std::make_shared<CommitReport>(file_->commit(work->batch));
+    // The messages go back with the report: the tails take theirs from them.
+    post_back(alive, [this, number, work, report]() mutable {
+      committed(number, std::move(work), *report);
+    });
   });
 }
 
-void Journal::committed(std::uint64_t batch, std::uint64_t appends, const CommitReport& report) {
-  in_flight_appends_ -= appends;
+void Journal::committed(std::uint64_t batch, std::shared_ptr<Pending> work,
+                        const CommitReport& report) {
+  in_flight_appends_ -= work->batch.appends.size();
   commit_in_flight_ = false;
   ++commits_;
   commit_last_ = report.commit_time;
@@ -181,6 +184,9 @@ void Journal::committed(std::uint64_t batch, std::uint64_t appends, const Commit
     it = it->second.empty() ? unacked_.erase(it) : std::next(it);
   }
   absorb(report);
+  extend_tails(*work, report);
+  // What the tails did not take is freed on the lane, not on the loop.
+  lane_.post([rest = std::move(work)] {});
   if (listener_) listener_(report);
   schedule();
 }
@@ -270,26 +276,122 @@ void Journal::arm_maintenance() {
 }
 
 void Journal::peek(const Identity& identity, Seq from, std::size_t max, PeekDone done) {
-  lane_.post([this, alive = std::weak_ptr<int>(alive_), work = busy(), identity, from, max,
+  const auto tail = tails_.find(identity);
+  if (tail != tails_.end() && from >= tail->second.from) {
+    // Answered on a later turn, as the file's answers are, from the tail as it is by then.
+    boost::asio::post(loop_, [this, alive = std::weak_ptr<int>(alive_), identity, from, max,
+                              done = std::move(done)]() mutable {
+      if (alive.lock()) serve_from_tail(identity, from, max, std::move(done));
+    });
+    return;
+  }
+  if (tail != tails_.end()) close_tail(tail);  // an older position: only the file has it
+  peek_file(identity, from, max, std::move(done));
+}
+
+void Journal::peek_file(const Identity& identity, Seq from, std::size_t max, PeekDone done) {
+  ++peeks_file_;
+  lane_.post([this, alive = std::weak_ptr<int>(alive_), guard = busy(), identity, from, max,
               done = std::move(done)]() mutable {
     auto found = file_->peek(identity, from, max);
-    post_back(alive, [this, found = std::move(found), done = std::move(done)]() mutable {
-      // Acks still on their way to the file must already hide their messages.
-      if (auto it = found.empty() ? unacked_.end() : unacked_.find(found.front().message.identity);
-          it != unacked_.end()) {
-        std::erase_if(found, [&ranges = it->second](const StoredMessage& m) {
-          for (const auto& p : ranges) {
-            if (m.seq >= p.first && m.seq <= p.last) return true;
-          }
-          return false;
-        });
-      }
+    // A short page is everything there is at this point of the lane's work: from here on the
+    // reader follows the identity, and the file holds what the next commits store for it.
+    const bool end = max > 0 && found.size() < max;
+    const Seq next = found.empty() ? from : found.back().seq + 1;
+    if (end) file_->follow(identity, next);
+    post_back(alive, [this, identity, end, next, found = std::move(found),
+                      done = std::move(done)]() mutable {
+      hide_unacked(found);
+      if (end) open_tail(identity, next);
       done(std::move(found));
     });
   });
 }
 
+void Journal::serve_from_tail(const Identity& identity, Seq from, std::size_t max, PeekDone done) {
+  const auto it = tails_.find(identity);
+  if (it == tails_.end() || from < it->second.from) {  // closed since it was asked
+    if (it != tails_.end()) close_tail(it);
+    peek_file(identity, from, max, std::move(done));
+    return;
+  }
+  ++peeks_memory_;
+  auto& tail = it->second;
+  std::vector<StoredMessage> found;
+  while (!tail.messages.empty() && found.size() < max) {
+    auto& m = tail.messages.front();
+    tail.from = m.seq + 1;
+    if (m.seq >= from) found.push_back(std::move(m));  // older ones the reader has already
+    tail.messages.pop_front();
+    --tail_messages_;
+  }
+  tail.from = std::max(tail.from, from);
+  hide_unacked(found);
+  done(std::move(found));
+}
+
+// Acks still on their way to the file must already hide their messages.
+void Journal::hide_unacked(std::vector<StoredMessage>& found) const {
+  if (found.empty()) return;
+  const auto it = unacked_.find(found.front().message.identity);
+  if (it == unacked_.end()) return;
+  std::erase_if(found, [&ranges = it->second](const StoredMessage& m) {
+    for (const auto& p : ranges) {
+      if (m.seq >= p.first && m.seq <= p.last) return true;
+    }
+    return false;
+  });
+}
+
+void Journal::open_tail(const Identity& identity, Seq from) {
+  auto& tail = tails_[identity];
+  tail_messages_ -= tail.messages.size();  // replaced by the newer answer (the file follows it)
+  tail.messages.clear();
+  tail.from = from;
+}
+
+void Journal::close_tail(std::map<Identity, Tail>::iterator it) {
+  // The reader has had everything below `from`; the rest it reads from the file when it asks.
+  const Seq held_through = it->second.from > 0 ? it->second.from - 1 : 0;
+  tail_messages_ -= it->second.messages.size();
+  lane_.post(
+      [this, identity = it->first, held_through] { file_->unfollow(identity, held_through); });
+  tails_.erase(it);
+}
+
+void Journal::extend_tails(Pending& work, const CommitReport& report) {
+  if (!report.moved_aside.empty()) {
+    // A new file: its numbers start again and it follows no one.
+    tails_.clear();
+    tail_messages_ = 0;
+    return;
+  }
+  if (tails_.empty() || !report.ok) return;
+  Seq seq = report.first_seq;
+  auto refused = report.refused.begin();  // in ticket order, as the appends
+  for (auto& append : work.batch.appends) {
+    if (refused != report.refused.end() && *refused == append.ticket) {
+      ++refused;
+      continue;
+    }
+    const Seq n = seq++;
+    const auto it = tails_.find(append.message.identity);
+    if (it == tails_.end()) continue;
+    if (it->second.messages.size() >= settings_.tail_limit ||
+        tail_messages_ >= settings_.tail_budget) {
+      close_tail(it);  // a reader this far behind reads from the file again
+      continue;
+    }
+    it->second.messages.push_back({n, std::move(append.message)});
+    ++tail_messages_;
+  }
+}
+
 void Journal::release(const Identity& identity) {
+  if (const auto it = tails_.find(identity); it != tails_.end()) {
+    tail_messages_ -= it->second.messages.size();
+    tails_.erase(it);
+  }
   lane_.post([this, identity] { file_->release(identity); });
 }
 
@@ -369,6 +471,7 @@ void Journal::describe(nlohmann::json& status) const {
   j["depth"] = depth_total;
   j["identities"] = std::move(ids);
   j["commits"] = commits_;
+  j["peeks"] = {{"memory", peeks_memory_}, {"file", peeks_file_}};
   j["commit_latency_ms"] = {{"last", duration<double, std::milli>(commit_last_).count()},
                             {"max", duration<double, std::milli>(commit_max_).count()},
                             {"mean", commits_ ? duration<double, std::milli>(commit_sum_).count() /
@@ -402,6 +505,14 @@ void Journal::collect(MetricsWriter& m) const {
                 {{"identity", id}, {"reason", to_string(static_cast<DropReason>(r))}});
     }
   }
+  m.counter("fieldlink_journal_peeks_total",
+            "Reads of telemetry for the upstream, answered from memory (a reader following its "
+            "identity) or from the file.",
+            static_cast<double>(peeks_memory_), {{"from", "memory"}});
+  m.counter("fieldlink_journal_peeks_total",
+            "Reads of telemetry for the upstream, answered from memory (a reader following its "
+            "identity) or from the file.",
+            static_cast<double>(peeks_file_), {{"from", "file"}});
   m.counter("fieldlink_journal_commit_seconds_sum", "Time spent in group commits.",
             duration<double>(commit_sum_).count());
   m.counter("fieldlink_journal_commit_seconds_count", "Group commits.",

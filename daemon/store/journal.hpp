@@ -22,6 +22,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -49,6 +50,10 @@ struct JournalSettings {
   std::size_t intake_limit = 8192;  // appends waiting for their commit; more are refused
   std::chrono::milliseconds maintain_interval{1000};  // expiry and space give-back
   std::chrono::milliseconds report_interval{60000};   // drop summaries: at most one per interval
+  // Messages kept in memory for readers that follow their identity (see Journal::Tail): at most
+  // this many per identity and in all; a reader further behind reads from the file again.
+  std::size_t tail_limit = 1024;
+  std::size_t tail_budget = 8192;
   std::string sqlite_vfs;  // empty: SQLite's default; tests inject a filesystem that fills up
 };
 
@@ -81,6 +86,8 @@ class Journal final : public StatusProvider {
   // (hub::Outbox::peek's contract). Pass 0 to start from the oldest unacknowledged, e.g. after a
   // reconnect. Acknowledged or rejected ones never appear, even before their commit.
   // Peeked messages are held: a full disk or max_age evicts others first (JournalFile::peek).
+  // A reader whose peek reached the end follows its identity from then on: what later commits
+  // store for it is answered from memory (see Tail), otherwise from the file on the lane.
   void peek(const Identity& identity, Seq from, std::size_t max, PeekDone done);
   // The reader holds none of `identity`'s peeked messages any more.
   void release(const Identity& identity);
@@ -114,6 +121,8 @@ class Journal final : public StatusProvider {
   std::uint64_t drops_total(DropReason reason) const;
   std::uint64_t depth(const Identity& identity) const;
   std::uint64_t commits_total() const { return commits_; }
+  std::uint64_t peeks_from_memory() const { return peeks_memory_; }
+  std::uint64_t peeks_from_file() const { return peeks_file_; }
 
  private:
   struct IdentityStats {
@@ -126,13 +135,30 @@ class Journal final : public StatusProvider {
     Seq first = 0;
     Seq last = 0;
   };
+  // A live stream would otherwise cost, per message, a trip to the lane and a SELECT of a body
+  // the loop had in its hands one group commit earlier. Once a reader's peek has reached the end
+  // of its identity (as of that point in the lane's work), every later commit's messages of that
+  // identity are kept here, in order, until the reader asks for them. Commit reports and peek
+  // answers come back in the lane's order, so the tail misses none and repeats none. The file
+  // holds them meanwhile (JournalFile::follow), so a full disk never evicts one of them.
+  struct Tail {
+    Seq from = 0;  // every committed message with seq >= from is in `messages` (or acked)
+    std::deque<StoredMessage> messages;
+  };
 
   Journal(JournalSettings settings, boost::asio::any_io_executor loop, const Clock& clock,
           Logger& log, std::unique_ptr<JournalFile> file);
   std::size_t pending_ops() const;
   void schedule();
   void start_commit();
-  void committed(std::uint64_t batch, std::uint64_t appends, const CommitReport& report);
+  struct Pending;  // one group commit's work (JournalFile::Batch)
+  void committed(std::uint64_t batch, std::shared_ptr<Pending> work, const CommitReport& report);
+  void peek_file(const Identity& identity, Seq from, std::size_t max, PeekDone done);
+  void serve_from_tail(const Identity& identity, Seq from, std::size_t max, PeekDone done);
+  void hide_unacked(std::vector<StoredMessage>& found) const;
+  void open_tail(const Identity& identity, Seq from);
+  void close_tail(std::map<Identity, Tail>::iterator tail);
+  void extend_tails(Pending& work, const CommitReport& report);
   void absorb(const CommitReport& report);
   void count_drop(const Identity& identity, DropReason reason, std::uint64_t n);
   void report_drops(bool force);
@@ -153,7 +179,6 @@ class Journal final : public StatusProvider {
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 
   CommitListener listener_;
-  struct Pending;
   std::unique_ptr<Pending> pending_;
   AppendTicket next_ticket_ = 0;
   std::uint64_t batches_ = 0;
@@ -163,6 +188,10 @@ class Journal final : public StatusProvider {
   bool timer_armed_ = false;
   std::uint64_t timer_generation_ = 0;
   std::map<Identity, std::vector<PendingAck>> unacked_;  // acks not yet committed, per identity
+  std::map<Identity, Tail> tails_;
+  std::size_t tail_messages_ = 0;
+  std::uint64_t peeks_memory_ = 0;
+  std::uint64_t peeks_file_ = 0;
   boost::asio::steady_timer commit_timer_;
   boost::asio::steady_timer maintain_timer_;
 

@@ -212,6 +212,9 @@ JournalFile::Opened JournalFile::open(std::string path, const config::StoreConfi
 SqliteStatus JournalFile::setup() {
   identities_.clear();
   by_id_.clear();
+  held_.clear();  // ids are the new file's from here on
+  followed_.clear();
+  followed_unknown_.clear();
   if (auto st = SqliteDb::open(path_, db_, vfs_); !st.ok()) return st;
   // auto_vacuum must be chosen before the first table exists; on an existing file it is a no-op.
   if (auto st = db_.exec("PRAGMA auto_vacuum = INCREMENTAL"); !st.ok()) return st;
@@ -367,6 +370,12 @@ SqliteStatus JournalFile::ensure_identities(const Batch& batch) {
     }
     return st;
   }
+  for (const Identity* who : missing) {
+    if (const auto f = followed_unknown_.find(*who); f != followed_unknown_.end()) {
+      followed_[identities_.at(*who).id] = f->second;
+      followed_unknown_.erase(f);
+    }
+  }
   return {};
 }
 
@@ -410,7 +419,7 @@ SqliteStatus JournalFile::evict_oldest(std::uint64_t rows, Seq below, DropReason
     --attempt.depth_delta[id];
     attempt.shrunk.insert(id);
   };
-  if (held_.empty()) {
+  if (held_.empty() && followed_.empty()) {
     auto* del = db_.statement(kEvict);
     if (!del) return db_.last_status();
     del->bind(1, below);
@@ -432,7 +441,7 @@ SqliteStatus JournalFile::evict_oldest(std::uint64_t rows, Seq below, DropReason
   while (victims.size() < rows && (rc = scan->step()) == SQLITE_ROW) {
     const Seq n = scan->int64(0);
     const std::int64_t id = scan->int64(1);
-    if (const auto h = held_.find(id); h != held_.end() && n <= h->second) continue;
+    if (holds(id, n)) continue;
     victims.emplace_back(n, id);
   }
   scan->reset();
@@ -565,6 +574,7 @@ SqliteStatus JournalFile::refresh_oldest(IdentityState& state) {
 }
 
 void JournalFile::finish(Attempt& a, CommitReport& report) {
+  report.first_seq = next_seq_;
   next_seq_ = a.next_seq;
   report.appended += a.appended;
   report.acked += a.acked;
@@ -792,9 +802,40 @@ std::vector<StoredMessage> JournalFile::peek(const Identity& identity, Seq from,
   return out;
 }
 
+bool JournalFile::holds(std::int64_t id, Seq n) const {
+  if (const auto h = held_.find(id); h != held_.end() && n <= h->second) return true;
+  const auto f = followed_.find(id);
+  return f != followed_.end() && n >= f->second;
+}
+
+void JournalFile::follow(const Identity& identity, Seq from) {
+  const auto it = identities_.find(identity);
+  if (it == identities_.end()) {
+    followed_unknown_[identity] = from;  // takes effect with the id its first append gets
+    return;
+  }
+  if (from > 0) {
+    auto& held = held_[it->second.id];
+    held = std::max(held, from - 1);
+  }
+  followed_[it->second.id] = from;
+}
+
+void JournalFile::unfollow(const Identity& identity, Seq held_through) {
+  followed_unknown_.erase(identity);
+  const auto it = identities_.find(identity);
+  if (it == identities_.end()) return;
+  followed_.erase(it->second.id);
+  auto& held = held_[it->second.id];
+  held = std::max(held, held_through);
+}
+
 void JournalFile::release(const Identity& identity) {
-  if (const auto it = identities_.find(identity); it != identities_.end())
+  followed_unknown_.erase(identity);
+  if (const auto it = identities_.find(identity); it != identities_.end()) {
     held_.erase(it->second.id);
+    followed_.erase(it->second.id);
+  }
 }
 
 std::vector<IdentityDepth> JournalFile::depths() const {

@@ -60,6 +60,12 @@ class JournalFile {
   // skip held messages (they may be on their way to the hub, and a message counted as dropped
   // must never arrive there) until they are acknowledged or `release`d.
   std::vector<StoredMessage> peek(const Identity& identity, Seq from, std::size_t max);
+  // The caller holds every message of `identity` below `from` and follows the ones from `from` on
+  // as they are committed (the Journal hands them out from memory, never reading them back):
+  // none of them is evicted until `unfollow` or `release`.
+  void follow(const Identity& identity, Seq from);
+  // The caller stops following; it still holds every message up to `held_through`.
+  void unfollow(const Identity& identity, Seq held_through);
   // The caller holds none of `identity`'s messages any more (its session went offline).
   void release(const Identity& identity);
   // Depth and oldest per identity, for every identity with messages.
@@ -97,6 +103,7 @@ class JournalFile {
   SqliteStatus load_state();
   SqliteStatus ensure_identities(const Batch& batch);
   Bound apply_space_limit();
+  bool holds(std::int64_t id, Seq n) const;
   SqliteStatus try_commit(Batch& batch, Attempt& attempt, std::uint64_t pre_evict);
   SqliteStatus evict_oldest(std::uint64_t rows, Seq below, DropReason reason, Attempt& attempt);
   SqliteStatus refresh_oldest(IdentityState& state);
@@ -123,7 +130,9 @@ class JournalFile {
   std::int64_t last_queued_ms_ = 0;
   std::map<Identity, IdentityState> identities_;
   std::map<std::int64_t, Identity> by_id_;
-  std::map<std::int64_t, Seq> held_;  // per identity id: messages up to this seq are held
+  std::map<std::int64_t, Seq> held_;          // per identity id: messages up to this seq are held
+  std::map<std::int64_t, Seq> followed_;      // per identity id: messages from this seq on are held
+  std::map<Identity, Seq> followed_unknown_;  // followed before their first message (no id yet)
 };
 
 }  // namespace fieldlink

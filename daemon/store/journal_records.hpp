@@ -92,7 +92,9 @@ struct CommitReport {
   std::string error;                  // SQLite's message when !ok
   AppendTicket through = 0;           // every append with ticket <= through is decided
   std::vector<AppendTicket> refused;  // appends not stored (reject-new, write failure); counted
-  std::vector<Identity> fresh;        // identities with newly committed messages to peek
+  // The stored appends got consecutive numbers from here, in ticket order (refused ones none).
+  Seq first_seq = 0;
+  std::vector<Identity> fresh;  // identities with newly committed messages to peek
   std::vector<DropCount> drops;
   std::vector<IdentityDepth> depths;  // identities whose depth or oldest changed
   std::uint64_t appended = 0;

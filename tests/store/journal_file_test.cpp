@@ -260,6 +260,63 @@ TEST_F(JournalFileTest, HeldMessagesAreNotEvictedAndTheOldestUnheldGoInstead) {
   EXPECT_EQ(drops_b + left_b.size(), n / 2);
 }
 
+// A reader that follows an identity (the Journal keeps its new messages in memory for it) holds
+// everything from the point it follows on, including messages committed later, and, for an
+// identity that has none yet, from its first message on.
+TEST_F(JournalFileTest, FollowedMessagesAreNotEvictedUntilUnfollowed) {
+  auto c = store_config(2u << 20);
+  auto f = open_file(c);
+  const auto a = identity("a"), b = identity("b"), late = identity("late");
+  std::map<std::string, std::uint64_t> sent, refused, dropped;
+  std::uint64_t n = 0;
+  auto fill_round = [&] {
+    std::vector<Message> batch;
+    std::map<AppendTicket, std::string> whose;
+    for (int i = 0; i < 200; ++i, ++n) {
+      const auto& who = n % 50 == 49 ? late : n % 2 == 0 ? a : b;
+      batch.push_back(message(who, std::to_string(n), 1024));
+      whose[ticket_ + static_cast<AppendTicket>(i) + 1] = who.client_id();
+      ++sent[who.client_id()];
+    }
+    const auto r = commit(*f, std::move(batch));
+    for (const auto t : r.refused)
+      ++refused[whose.at(t)];
+    for (const auto& d : r.drops)
+      dropped[d.identity.client_id()] += d.count;
+  };
+  auto evicted = [&](const std::string& who) { return dropped[who] - refused[who]; };
+  auto left = [&](const Identity& who) {  // without reading them: a read holds what it returns
+    for (const auto& d : f->depths()) {
+      if (d.identity == who) return d.depth;
+    }
+    return std::uint64_t{0};
+  };
+
+  f->follow(late, 0);  // before its first message: no id yet
+  fill_round();
+  const auto first = f->peek(a, 0, 10);
+  ASSERT_EQ(first.size(), 10u);
+  f->follow(a, first.back().seq + 1);  // a's reader has its first 10 and follows the rest
+  for (int round = 0; round < 30; ++round)
+    fill_round();
+  ASSERT_GT(evicted("b"), 0u) << "the journal never filled";
+  EXPECT_EQ(evicted("a"), 0u);
+  EXPECT_EQ(evicted("late"), 0u);
+  EXPECT_EQ(left(a), sent["a"] - refused["a"]);
+  EXPECT_EQ(left(late), sent["late"] - refused["late"]);
+
+  // Unfollowed, a keeps only what its reader was given (the first 10): the rest may go.
+  f->unfollow(a, first.back().seq);
+  for (int round = 0; round < 10; ++round)
+    fill_round();
+  ASSERT_GT(evicted("a"), 0u);
+  const auto left_a = peek_all(*f, a, 100000);
+  ASSERT_GE(left_a.size(), 10u);
+  for (std::size_t i = 0; i < 10; ++i)
+    EXPECT_EQ(left_a[i].message.id, first[i].message.id);
+  EXPECT_EQ(left_a.size() + dropped["a"], sent["a"]);
+}
+
 TEST_F(JournalFileTest, ReleasedMessagesAreEvictedAgainAndHeldOnesOutliveMaxAge) {
   auto c = store_config();
   c.max_age = 1min;

@@ -163,6 +163,113 @@ TEST_F(JournalTest, ACursorPagesThroughAnIdentityInOrder) {
     EXPECT_EQ(got[static_cast<std::size_t>(i)], std::to_string(i));
 }
 
+namespace {
+void expect_same(const StoredMessage& got, const StoredMessage& want) {
+  EXPECT_EQ(got.seq, want.seq);
+  EXPECT_EQ(got.message.id, want.message.id);
+  EXPECT_EQ(got.message.identity, want.message.identity);
+  EXPECT_EQ(*got.message.body, *want.message.body);
+  EXPECT_EQ(got.message.properties, want.message.properties);
+  EXPECT_EQ(got.message.content_type, want.message.content_type);
+  EXPECT_EQ(got.message.content_encoding, want.message.content_encoding);
+  EXPECT_EQ(got.message.created, want.message.created);
+}
+}  // namespace
+
+// A live stream is not read back from the file: once a reader has read to the end, what later
+// commits store for its identity is handed to it from memory, numbered and in order exactly as
+// the file has it.
+TEST_F(JournalTest, AReaderAtTheEndGetsLaterCommitsFromMemoryAsTheFileHasThem) {
+  auto j = open(settings());
+  const auto a = identity("a"), b = identity("b");
+  for (int i = 0; i < 3; ++i)
+    j->append(message(a, "a" + std::to_string(i)));
+  j->flush();
+  ASSERT_TRUE(run_until([&] { return durable_through() == 3; }));
+  const auto first = peek(*j, a, 0, 100);
+  ASSERT_EQ(first.size(), 3u);
+  EXPECT_EQ(j->peeks_from_file(), 1u);
+  for (int i = 3; i < 13; ++i) {
+    j->append(message(b, "b" + std::to_string(i)));
+    j->append(message(a, "a" + std::to_string(i)));
+  }
+  j->flush();
+  ASSERT_TRUE(run_until([&] { return durable_through() == 23; }));
+
+  const auto live = peek(*j, a, first.back().seq + 1, 100);
+  EXPECT_EQ(j->peeks_from_memory(), 1u);
+  EXPECT_EQ(j->peeks_from_file(), 1u);
+  ASSERT_EQ(live.size(), 10u);
+  EXPECT_TRUE(peek(*j, a, live.back().seq + 1, 100).empty());
+  EXPECT_EQ(j->peeks_from_memory(), 2u);
+
+  const auto stored = peek(*j, a, 0, 100);  // an older position: the file answers
+  EXPECT_EQ(j->peeks_from_file(), 2u);
+  ASSERT_EQ(stored.size(), 13u);
+  for (std::size_t i = 0; i < live.size(); ++i)
+    expect_same(live[i], stored[3 + i]);
+}
+
+// Appends a full journal refuses get no number: the messages handed out from memory are still
+// numbered as the file numbered the stored ones.
+TEST_F(JournalTest, RefusedAppendsTakeNoNumberInWhatAReaderGetsFromMemory) {
+  auto s = settings();
+  s.store = store_config(2u << 20);
+  s.store.on_full = config::OnFull::reject_new;
+  s.commit_batch = 1000;
+  auto j = open(s);
+  const auto a = identity("a"), b = identity("b");
+  EXPECT_TRUE(peek(*j, a, 0, 100).empty());  // at the end before its first message
+  std::vector<StoredMessage> live;
+  AppendTicket sent = 0;
+  for (int round = 0; round < 30; ++round) {
+    for (int i = 0; i < 200; ++i) {
+      const auto who = i % 2 == 0 ? a : b;
+      ASSERT_TRUE(j->append(message(who, std::to_string(round * 200 + i), 1024)));
+      ++sent;
+    }
+    j->flush();
+    ASSERT_TRUE(run_until([&] { return durable_through() == sent; }));
+    for (auto& m : peek(*j, a, live.empty() ? 0 : live.back().seq + 1, 1000))
+      live.push_back(std::move(m));
+  }
+  ASSERT_GT(j->drops_total(DropReason::max_size), 0u) << "the journal never filled";
+  EXPECT_EQ(j->peeks_from_file(), 1u);  // only the first
+  const auto stored = peek(*j, a, 0, 100000);
+  ASSERT_EQ(live.size(), stored.size());
+  for (std::size_t i = 0; i < live.size(); ++i)
+    expect_same(live[i], stored[i]);
+}
+
+TEST_F(JournalTest, AReaderTooFarBehindOrReleasedReadsFromTheFileAgain) {
+  auto s = settings();
+  s.tail_limit = 4;
+  auto j = open(s);
+  const auto a = identity("a");
+  EXPECT_TRUE(peek(*j, a, 0, 100).empty());
+  for (int i = 0; i < 10; ++i)
+    j->append(message(a, std::to_string(i)));
+  j->flush();
+  ASSERT_TRUE(run_until([&] { return durable_through() == 10; }));
+  auto got = peek(*j, a, 0, 100);  // more than the tail may keep: it was given up
+  EXPECT_EQ(j->peeks_from_memory(), 0u);
+  EXPECT_EQ(j->peeks_from_file(), 2u);
+  ASSERT_EQ(got.size(), 10u);
+  for (int i = 0; i < 10; ++i)
+    EXPECT_EQ(got[static_cast<std::size_t>(i)].message.id, std::to_string(i));
+
+  // That read reached the end again: followed, until the reader goes offline.
+  j->release(a);
+  j->append(message(a, "10"));
+  j->flush();
+  ASSERT_TRUE(run_until([&] { return durable_through() == 11; }));
+  got = peek(*j, a, got.back().seq + 1, 100);
+  EXPECT_EQ(j->peeks_from_memory(), 0u);
+  EXPECT_EQ(j->peeks_from_file(), 3u);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].message.id, "10");
+}
+
 TEST_F(JournalTest, AFullIntakeRefusesAppendsCountsAndLogsOncePerInterval) {
   auto s = settings();
   s.intake_limit = 10;
