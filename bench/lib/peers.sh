@@ -147,6 +147,19 @@ cpu_seconds() {
   awk -v t="$(getconf CLK_TCK)" '{print ($14 + $15) / t}' "/proc/$1/stat"
 }
 
+# CPU seconds of each thread of PID, one `tid name seconds` line per thread (the name is the
+# thread's comm, which fieldlinkd sets for its own threads).
+thread_cpu_seconds() {
+  local task
+  for task in /proc/"$1"/task/*; do
+    # comm is the second field, in parentheses, and may hold spaces.
+    awk -v t="$(getconf CLK_TCK)" -v tid="${task##*/}" '{
+      match($0, /\(.*\)/); name = substr($0, RSTART + 1, RLENGTH - 2); gsub(/ /, "_", name)
+      rest = substr($0, RSTART + RLENGTH + 1); split(rest, f, " ")
+      print tid, name, (f[12] + f[13]) / t }' "$task/stat" 2>/dev/null || true
+  done
+}
+
 # fieldlinkd's counters that say whether a reading was refused or lost on the way to the journal,
 # summed over their labels (per identity) except `reason`; only the non-zero ones.
 loss_counters() {
