@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -26,7 +27,8 @@ class DeviceTable {
   void reported(const std::string& key) { ++devices_[key].reported; }
   // Marks devices unseen for offline_after as offline.
   void expire(Steady now);
-  // Devices whose presence has changed since it was last reported, with the new state.
+  // Devices whose presence has changed since it was last reported, with the new state. Costs the
+  // number of changes, not of devices: it is asked after every message.
   std::vector<std::pair<std::string, bool>> unreported_presence() const;
   void presence_reported(const std::string& key, bool online);
 
@@ -46,8 +48,11 @@ class DeviceTable {
     bool online = false;
     std::optional<bool> presence_sent;
   };
+  void changed(const std::string& key, const Device& d);
+
   std::chrono::milliseconds offline_after_;
   std::map<std::string, Device> devices_;
+  std::set<std::string> unreported_;  // presence differs from the last one reported
 };
 
 }  // namespace fieldlink::mqtt

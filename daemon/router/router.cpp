@@ -94,10 +94,10 @@ std::string Router::next_message_id() {
 
 std::optional<Identity> Router::identity_for(const SourceAddress& source) {
   if (!settings_.gateway_mode && identities_) {
+    if (const auto it = known_.find(source.str()); it != known_.end()) return it->second;
     if (auto b = identities_->resolve(source)) {
-      const auto client = b->identity.client_id();
-      auto [it, fresh] = known_.emplace(source.str(), client);
-      if (fresh && upstream_.find(b->identity) == nullptr) sessions_(source, *b);
+      known_.emplace(source.str(), b->identity);
+      if (upstream_.find(b->identity) == nullptr) sessions_(source, *b);
       return b->identity;
     }
   }

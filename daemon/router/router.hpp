@@ -164,7 +164,9 @@ class Router final : public ReadingSink, public hub::DownlinkHandler, public Sta
   const Clock& clock_;
   std::shared_ptr<const IdentityMap> identities_;
   std::map<std::string, Adapter*, std::less<>> adapters_;  // by adapter name
-  std::map<std::string, std::string> known_;        // source → client id already given a session
+  // Source → identity, for sources already given a session: resolving again would match the
+  // patterns and derive a group key (an HMAC) for every reading.
+  std::map<std::string, Identity, std::less<>> known_;
   std::map<std::string, SourceActivity> activity_;  // source → its telemetry, for /status
   std::map<std::uint64_t, std::unique_ptr<PendingMethod>> methods_;
   std::set<std::int64_t> delivering_;  // queued C2D ids with an attempt in progress
