@@ -61,7 +61,14 @@ class StreamConnection final : public Connection,
     if (closed_) return;
     queued_ += bytes.size();
     writes_.push_back(std::move(bytes));
-    if (open_ && !writing_) write_next();
+    if (!open_ || writing_ || flush_posted_) return;
+    // Started once the current handler is done, so that what it sends (a burst of publishes,
+    // several PUBACKs) leaves in one write.
+    flush_posted_ = true;
+    asio::post(socket_.get_executor(), [self = shared_from_this()] {
+      self->flush_posted_ = false;
+      if (!self->closed_ && !self->writing_ && !self->writes_.empty()) self->write_next();
+    });
   }
 
   void close() override {
@@ -210,6 +217,7 @@ class StreamConnection final : public Connection,
   std::size_t queued_ = 0;
   bool open_ = false;
   bool writing_ = false;
+  bool flush_posted_ = false;
   bool finishing_ = false;
   bool closed_ = false;
 };
