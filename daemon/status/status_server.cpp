@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "status/http_listener.hpp"
+#include "status/status_query.hpp"
 
 namespace fieldlink {
 namespace {
@@ -26,7 +27,10 @@ Response route(const StatusBoard& board, const http::request<http::string_body>&
   res.set(http::field::server, "fieldlinkd");
   res.set(http::field::cache_control, "no-store");
   std::string_view target(req.target().data(), req.target().size());
-  target = target.substr(0, target.find('?'));
+  const auto question = target.find('?');
+  const auto query =
+      question == std::string_view::npos ? std::string_view() : target.substr(question + 1);
+  target = target.substr(0, question);
   const bool known = target == "/healthz" || target == "/status" || target == "/metrics";
   if (!known) {
     res.result(http::status::not_found);
@@ -48,9 +52,17 @@ Response route(const StatusBoard& board, const http::request<http::string_body>&
         res.body() += p + "\n";
     }
   } else if (target == "/status") {
-    res.result(http::status::ok);
-    res.set(http::field::content_type, "application/json");
-    res.body() = board.status().dump(2) + "\n";
+    // Only /status reads its query; /healthz and /metrics ignore theirs, as they always have.
+    const auto parsed = parse_status_query(query);
+    if (parsed.query) {
+      res.result(http::status::ok);
+      res.set(http::field::content_type, "application/json");
+      res.body() = status_body(board, *parsed.query);
+    } else {
+      res.result(http::status::bad_request);
+      res.set(http::field::content_type, "text/plain; charset=utf-8");
+      res.body() = parsed.error + "\n";
+    }
   } else {
     res.result(http::status::ok);
     res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");

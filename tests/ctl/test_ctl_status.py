@@ -6,7 +6,7 @@ import os
 import subprocess
 import unittest
 
-from ctl_fixture import FIELDLINKD, Daemon, Mosquitto, ctl, free_port, wait_until
+from ctl_fixture import FIELDLINKD, Daemon, Mosquitto, ctl, free_port, http_get, wait_until
 
 CONFIG = """\
 gateway: {{ name: ctl-gw, state_dir: state }}
@@ -69,6 +69,44 @@ class StatusAndDevices(unittest.TestCase):
         doc = self.status_doc()
         self.assertEqual(doc["config"]["file"], self.daemon.config)
         self.assertEqual({a["name"] for a in doc["adapters"]}, {"plant", "line"})
+
+    def test_json_stays_indented_though_the_daemon_answers_compact(self):
+        out = ctl("status", "--config", self.daemon.config, "--json")
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertTrue(out.stdout.startswith("{\n  \""), out.stdout[:40])
+
+    def get(self, path):
+        return http_get("unix:" + self.sock, path)
+
+    def test_status_is_compact_by_default(self):
+        status, body, headers = self.get("/status")
+        self.assertEqual(status, 200)
+        self.assertEqual(headers["Content-Type"], "application/json")
+        self.assertTrue(body.endswith("}\n"))
+        self.assertNotIn("\n", body[:-1])
+        self.assertEqual(json.loads(body)["gateway"], "ctl-gw")
+
+    def test_pretty_is_indented(self):
+        status, body, _ = self.get("/status?pretty")
+        self.assertEqual(status, 200)
+        self.assertIn('\n  "gateway": "ctl-gw"', body)
+        self.assertEqual(json.loads(body)["config"]["file"], self.daemon.config)
+
+    def test_sessions_summary_has_counts_and_no_array(self):
+        status, body, _ = self.get("/status?sessions=summary")
+        self.assertEqual(status, 200)
+        doc = json.loads(body)
+        self.assertEqual(doc["sessions"], {"count": 0, "by_state": {}})  # no hub configured
+        self.assertEqual({a["name"] for a in doc["adapters"]}, {"plant", "line"})
+
+    def test_an_unknown_query_parameter_is_a_400_that_says_what_status_takes(self):
+        status, body, headers = self.get("/status?summary")
+        self.assertEqual(status, 400)
+        self.assertTrue(headers["Content-Type"].startswith("text/plain"))
+        self.assertEqual(body, "unknown query parameter 'summary': "
+                               "/status takes pretty and sessions=summary|full\n")
+        self.assertEqual(self.get("/status?sessions=nope")[0], 400)
+        self.assertEqual(self.get("/metrics?anything")[0], 200)  # only /status reads its query
 
     def test_devices_shows_last_reading_and_errors(self):
         wait_until(lambda: any(a.get("connected") for a in self.status_doc()["adapters"]),
