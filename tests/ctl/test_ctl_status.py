@@ -129,6 +129,8 @@ class StatusAndDevices(unittest.TestCase):
         self.assertRegex(s1, r"^mqtt://plant/s1 +- +plant +online +\d+s ago +-$")
         unit7 = next(l for l in lines if l.startswith("modbus://line/7 "))
         self.assertRegex(unit7, r"^modbus://line/7 +- +line +\S+ +never +\d+ link errors?")
+        # Listed by its adapter and by the daemon's own devices list: still one row each.
+        self.assertEqual(len(lines), 3, lines)
 
     def test_colour_only_on_a_terminal_and_without_no_color(self):
         script = ["script", "-qec", f"{os.environ['FIELDLINKCTL']} status --config "
