@@ -10,13 +10,13 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <iostream>
 #include <string>
 #include <vector>
 
 #include "core/clock.hpp"
 #include "core/rng.hpp"
 #include "hub/upstream.hpp"
+#include "router_fakes.hpp"
 #include "status/daemon_status.hpp"
 #include "status/status_board.hpp"
 #include "status/status_query.hpp"
@@ -24,27 +24,6 @@
 namespace {
 
 using namespace std::chrono_literals;
-
-class NullOutbox final : public fieldlink::hub::Outbox {
-  void peek(const fieldlink::Identity&, std::uint64_t, std::size_t,
-            std::function<void(std::vector<Entry>)> done) override {
-    done({});
-  }
-  void ack(const fieldlink::Identity&, std::uint64_t) override {}
-  void reject(const fieldlink::Identity&, std::uint64_t, std::string_view) override {}
-};
-
-class NullDownlink final : public fieldlink::hub::DownlinkHandler {
-  void downlink(fieldlink::hub::Downlink, fieldlink::hub::SettleDownlink complete) override {
-    complete(fieldlink::hub::Settle::taken);
-  }
-};
-
-class QuietLog final : public fieldlink::Logger {
-  void log(fieldlink::LogLevel level, const fieldlink::LogFields&, std::string_view m) override {
-    if (level <= fieldlink::LogLevel::warning) std::cerr << m << "\n";
-  }
-};
 
 struct Figure {
   std::size_t bytes = 0;
@@ -78,9 +57,9 @@ int main(int argc, char** argv) {
   boost::asio::io_context loop(1);
   fieldlink::SystemClock clock;
   fieldlink::SystemRng rng;
-  QuietLog log;
-  NullOutbox outbox;
-  NullDownlink downlink;
+  fieldlink::test::QuietLog log;
+  fieldlink::test::NoOutbox outbox;
+  fieldlink::test::NoDownlink downlink;
   fieldlink::hub::Upstream upstream(loop, {10, 0}, outbox, downlink, log, clock, rng);
   for (int i = 0; i < n; ++i) {
     fieldlink::hub::SessionSettings s;
