@@ -6,12 +6,13 @@ import os
 import subprocess
 import unittest
 
-from ctl_fixture import FIELDLINKD, Daemon, Mosquitto, ctl, free_port, http_get, wait_until
+from ctl_fixture import (FIELDLINKD, Daemon, ctl, free_port, http_get, start_daemon_with_broker,
+                         wait_until)
 
 CONFIG = """\
 gateway: {{ name: ctl-gw, state_dir: state }}
 status:
-  listen: unix:{sock}
+  listen: unix:{dir}/status.sock
 adapters:
   - name: plant
     type: mqtt
@@ -34,19 +35,9 @@ adapters:
 class StatusAndDevices(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.broker = Mosquitto()
-        cls.daemon = Daemon("")
-        cls.sock = os.path.join(cls.daemon.dir, "status.sock")
         # Nothing listens on dead_port: the Modbus device accumulates link errors.
-        cls.daemon.write_config(CONFIG.format(sock=cls.sock, broker=cls.broker.port,
-                                              dead_port=free_port()))
-        cls.daemon.start()
-        cls.daemon.wait_ready(timeout=20)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.daemon.close()
-        cls.broker.close()
+        cls.broker, cls.daemon = start_daemon_with_broker(cls, CONFIG, dead_port=free_port())
+        cls.sock = os.path.join(cls.daemon.dir, "status.sock")
 
     def status_doc(self):
         out = ctl("status", "--config", self.daemon.config, "--json")
