@@ -14,6 +14,7 @@
 
 #include "adapters/ble/reconnect_backoff.hpp"
 #include "adapters/ble/sdbus_bluez_link.hpp"
+#include "adapters/builtin.hpp"
 #include "core/utc_time.hpp"
 
 namespace fieldlink::ble {
@@ -1126,22 +1127,14 @@ void BleAdapter::describe(nlohmann::json& out) const {
 }
 
 AdapterType ble_type() {
-  AdapterType t;
-  t.type = "ble";
-  t.description = "Bluetooth LE through BlueZ: GATT devices and advertising sensors";
-  t.parse = [](const ConfigNode& node, const std::string& path,
-               Diagnostics& diagnostics) -> std::shared_ptr<const AdapterSettings> {
-    return parse_ble_settings(node, path, diagnostics);
-  };
-  t.create = [](AdapterContext context,
-                std::shared_ptr<const AdapterSettings> settings) -> std::unique_ptr<Adapter> {
-    auto link = std::make_unique<SdbusBluezLink>(context.loop);
-    return std::make_unique<BleAdapter>(std::move(context),
-                                        std::dynamic_pointer_cast<const BleSettings>(settings),
-                                        std::move(link), std::make_unique<SystemRng>());
-  };
-  t.reference = ble_schema_reference;
-  return t;
+  return adapter_type(
+      "ble", "Bluetooth LE through BlueZ: GATT devices and advertising sensors", parse_ble_settings,
+      [](AdapterContext context, std::shared_ptr<const BleSettings> settings) {
+        auto link = std::make_unique<SdbusBluezLink>(context.loop);
+        return std::make_unique<BleAdapter>(std::move(context), std::move(settings),
+                                            std::move(link), std::make_unique<SystemRng>());
+      },
+      ble_schema_reference);
 }
 
 }  // namespace fieldlink::ble

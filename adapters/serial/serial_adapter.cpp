@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "adapters/builtin.hpp"
 #include "adapters/serial/escaped_bytes.hpp"
 #include "adapters/serial/frame_parser.hpp"
 #include "adapters/serial/framer.hpp"
@@ -612,20 +613,13 @@ void SerialAdapter::describe(nlohmann::json& out) const {
 }
 
 AdapterType serial_type() {
-  AdapterType t;
-  t.type = "serial";
-  t.description = "Line and frame protocols on a serial port (scales, meters, barcode readers)";
-  t.parse = [](const ConfigNode& node, const std::string& path,
-               Diagnostics& diagnostics) -> std::shared_ptr<const AdapterSettings> {
-    return parse_serial_settings(node, path, diagnostics);
-  };
-  t.create = [](AdapterContext context,
-                std::shared_ptr<const AdapterSettings> settings) -> std::unique_ptr<Adapter> {
-    return std::make_unique<SerialAdapter>(
-        std::move(context), std::dynamic_pointer_cast<const SerialSettings>(settings));
-  };
-  t.reference = serial_schema_reference;
-  return t;
+  return adapter_type(
+      "serial", "Line and frame protocols on a serial port (scales, meters, barcode readers)",
+      parse_serial_settings,
+      [](AdapterContext context, std::shared_ptr<const SerialSettings> settings) {
+        return std::make_unique<SerialAdapter>(std::move(context), std::move(settings));
+      },
+      serial_schema_reference);
 }
 
 }  // namespace fieldlink::serial

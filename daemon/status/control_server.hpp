@@ -6,8 +6,8 @@
 // request is read; a refused peer is logged and answered 403.
 //
 // It lives in daemon/status/ beside the status endpoint because it is the same kind of thing —
-// a bounded HTTP server on the core loop (Beast, one deadline per read and write, a cap on open
-// connections) — and it knows nothing of the router: the composition root hands it a handler
+// a bounded HTTP server on the core loop, and both run on the one in http_listener.hpp (this one
+// with its own limits and the peer check) — and it knows nothing of the router: the composition root hands it a handler
 // that turns a request into the router's downlink. daemon/service/ is about the process's life.
 //
 // Every answer is JSON {"status": N, "payload": …}, with HTTP status N (502 when a device's own

@@ -3,41 +3,22 @@
 #include "core/utc_time.hpp"
 
 namespace fieldlink {
-namespace {
 
 using nlohmann::json;
 
-// The counters that mean "this device had a problem", as the adapters name them.
-constexpr const char* kErrorCounters[] = {"exceptions",      "timeouts",      "bad_frames",
-                                          "link_errors",     "failed_writes", "invalid",
-                                          "readings_refused"};
-
-// A counter, or an object of counters (per characteristic, per kind), summed.
-std::uint64_t count_of(const json& v) {
+std::uint64_t counter_total(const json& v) {
   if (v.is_number_unsigned() || v.is_number_integer()) return v.get<std::uint64_t>();
   std::uint64_t sum = 0;
   if (v.is_object()) {
     for (const auto& [k, x] : v.items())
-      sum += count_of(x);
+      sum += counter_total(x);
   }
   return sum;
 }
 
-}  // namespace
-
-void DeviceList::add_entry(const std::string& source, const std::string& adapter,
-                           const json& device) {
-  auto& e = entries_[source];
-  e.adapter = adapter;
-  for (const auto* name : kErrorCounters) {
-    if (device.contains(name)) e.adapter_errors += count_of(device[name]);
-  }
-  if (device.contains("last_error") && device["last_error"].is_string()) {
-    e.last_error = device["last_error"].get<std::string>();
-  }
-}
-
-void DeviceList::add_adapter(const std::string& adapter, const json& adapter_status) {
+void for_each_listed_device(
+    const std::string& adapter, const json& adapter_status,
+    const std::function<void(const std::string& source, const json& entry)>& each) {
   const auto type = adapter_status.value("type", std::string());
   for (const auto* section : {"devices", "advertisers"}) {
     if (!adapter_status.contains(section)) continue;
@@ -45,15 +26,34 @@ void DeviceList::add_adapter(const std::string& adapter, const json& adapter_sta
     if (devices.is_array()) {
       for (const auto& d : devices) {
         if (d.is_object() && d.contains("source") && d["source"].is_string()) {
-          add_entry(d["source"].get<std::string>(), adapter, d);
+          each(d["source"].get<std::string>(), d);
         }
       }
     } else if (devices.is_object()) {
       for (const auto& [key, d] : devices.items()) {
-        if (d.is_object()) add_entry(type + "://" + adapter + "/" + key, adapter, d);
+        if (d.is_object()) each(type + "://" + adapter + "/" + key, d);
       }
     }
   }
+}
+
+void DeviceList::add_entry(const std::string& source, const std::string& adapter,
+                           const json& device) {
+  auto& e = entries_[source];
+  e.adapter = adapter;
+  for (const auto name : kDeviceErrorCounters) {
+    const auto it = device.find(std::string(name));
+    if (it != device.end()) e.adapter_errors += counter_total(*it);
+  }
+  if (device.contains("last_error") && device["last_error"].is_string()) {
+    e.last_error = device["last_error"].get<std::string>();
+  }
+}
+
+void DeviceList::add_adapter(const std::string& adapter, const json& adapter_status) {
+  for_each_listed_device(adapter, adapter_status, [&](const std::string& source, const json& d) {
+    add_entry(source, adapter, d);
+  });
 }
 
 void DeviceList::add_activity(const std::string& source, const std::string& adapter,

@@ -12,6 +12,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
@@ -24,10 +25,25 @@ struct SourceActivity {
   std::uint64_t dropped = 0;  // not stored: no identity bound (unknown_sources: reject)
 };
 
+// What the status document and `fieldlinkctl devices` both read from an adapter's section, so
+// that a device is named, and its errors counted, the same way in both.
+// The counters that mean "this device had a problem", as the adapters name them.
+inline constexpr std::string_view kDeviceErrorCounters[] = {
+    "exceptions",    "timeouts", "bad_frames",      "link_errors",
+    "failed_writes", "invalid",  "readings_refused"};
+// A counter, or an object of counters (per characteristic, per kind), summed.
+std::uint64_t counter_total(const nlohmann::json& value);
+// Calls `each(source, entry)` for every device an adapter's /status section lists ("devices",
+// and BLE's "advertisers"): an array of entries with a `source`, or an object keyed by device
+// key, named <type>://<adapter>/<key> as the MQTT adapter's sources are. Entries of neither
+// shape are skipped.
+void for_each_listed_device(
+    const std::string& adapter, const nlohmann::json& adapter_status,
+    const std::function<void(const std::string& source, const nlohmann::json& entry)>& each);
+
 class DeviceList {
  public:
-  // The devices listed in one adapter's /status section ("devices", and BLE's "advertisers").
-  // Object-keyed entries are named <type>://<adapter>/<key>, as the MQTT adapter's sources are.
+  // The devices listed in one adapter's /status section (for_each_listed_device).
   void add_adapter(const std::string& adapter, const nlohmann::json& adapter_status);
   void add_activity(const std::string& source, const std::string& adapter,
                     const SourceActivity& activity);

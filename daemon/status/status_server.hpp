@@ -2,7 +2,8 @@
 // The HTTP status endpoint on the core loop: GET /healthz, /status, /metrics (design.md §7).
 // Read-only, loopback or unix socket only (the config refuses anything else), bounded: a request
 // header limit, no bodies, a read deadline and a cap on open connections, so a stuck or hostile
-// client cannot hold the loop or grow memory.
+// client cannot hold the loop or grow memory (http_listener.hpp). /status's query picks compact,
+// indented or summarised output (status_query.hpp).
 // Thread: every member on the core loop.
 #include <memory>
 #include <string>

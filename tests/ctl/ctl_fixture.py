@@ -8,6 +8,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
 
+from broker_daemon import start_daemon_with_broker  # noqa: E402,F401
 from daemon_fixture import FIELDLINKCTL, FIELDLINKD, Daemon, http_get  # noqa: E402,F401
 from peers import HubEmulator, Mosquitto, free_port  # noqa: E402,F401
 

@@ -16,49 +16,14 @@
 namespace fieldlink {
 namespace {
 
+using test::HeldDevice;
+using test::HeldQueue;
 using test::NoDownlink;
 using test::NoIntake;
 using test::NoOutbox;
 using test::QuietLog;
 
 using namespace std::chrono_literals;
-
-// Stores what it is given, or refuses everything when told to (a full or broken journal).
-class Queue final : public CommandQueue {
- public:
-  void put(Command command, std::chrono::system_clock::time_point,
-           std::function<void(std::int64_t, const std::string&)> stored) override {
-    if (refuse) return stored(0, "disk I/O error");
-    commands.push_back(std::move(command));
-    stored(static_cast<std::int64_t>(commands.size()), "");
-  }
-  void due(std::size_t, std::function<void(std::vector<QueuedCommand>)> done) override {
-    done({});  // delivery is router_c2d_test's subject; here only the queueing matters
-  }
-  void attempted(std::int64_t, std::chrono::system_clock::time_point) override {}
-  void done(std::int64_t) override {}
-
-  bool refuse = false;
-  std::vector<Command> commands;
-};
-
-class Device final : public Adapter {
- public:
-  const AdapterName& name() const override { return name_; }
-  void start() override {}
-  void stop(std::function<void()> done) override { done(); }
-  void execute(const Command& command, OutcomeHandler handler) override {
-    received.push_back(command);
-    pending.push_back(std::move(handler));
-  }
-  void describe(nlohmann::json&) const override {}
-
-  std::vector<Command> received;
-  std::deque<OutcomeHandler> pending;
-
- private:
-  AdapterName name_{"line"};
-};
 
 struct Answer {
   int status = 0;
@@ -117,10 +82,10 @@ class RouterLocal : public ::testing::Test {
   NoOutbox outbox_;
   NoDownlink no_downlink_;
   NoIntake intake_;
-  Queue queue_;
+  HeldQueue queue_;  // its deliveries are router_c2d_test's subject; here only the queueing
   hub::Upstream upstream_;
   Router router_;
-  Device device_;
+  HeldDevice device_{"line"};
   std::deque<Answer> answers_;
 };
 

@@ -85,6 +85,30 @@ TEST(DeviceRows, OneRowPerDeviceOfEveryAdapterShape) {
   EXPECT_EQ(rows[2].state, "online");
 }
 
+TEST(DeviceRows, ADeviceAnAdapterAndTheDaemonBothListIsOneRow) {
+  // The daemon's own `devices` list repeats what the adapters list, and adds what only the
+  // router saw; each source is one row, with the adapter's state when an adapter lists it.
+  auto doc = fixture();
+  doc["devices"] = json::parse(R"([
+    {"source": "modbus://line/3", "adapter": "line", "identity": "boiler-3",
+     "last_reading": "2026-11-26T11:59:00.000Z", "readings": 5, "errors": 3, "last_error": "x"},
+    {"source": "serial://bus/9", "adapter": "bus", "identity": "",
+     "last_reading": "2026-11-26T11:59:30.000Z", "readings": 2, "errors": 1,
+     "last_error": "bad checksum"}])");
+  const auto rows = device_rows(doc, nullptr, kNow);
+  ASSERT_EQ(rows.size(), 4u);
+  EXPECT_EQ(rows[0].source, "modbus://line/3");
+  EXPECT_EQ(rows[0].state, "online");
+  EXPECT_EQ(rows[0].error_text, "2 timeouts, 1 bad frame; last: timeout after 1s");
+  EXPECT_EQ(rows[3].source, "serial://bus/9");
+  EXPECT_EQ(rows[3].adapter, "bus");
+  EXPECT_EQ(rows[3].state, "unknown");
+  ASSERT_TRUE(rows[3].age_seconds);
+  EXPECT_DOUBLE_EQ(*rows[3].age_seconds, 30.0);
+  EXPECT_EQ(rows[3].errors, 1u);
+  EXPECT_EQ(rows[3].error_text, "1 error; last: bad checksum");
+}
+
 TEST(DeviceRows, RenderedAsATable) {
   const auto b = bindings();
   const auto text = render_devices(device_rows(fixture(), &b, kNow), Palette{});

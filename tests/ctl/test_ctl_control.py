@@ -12,7 +12,7 @@ import subprocess
 import threading
 import unittest
 
-from ctl_fixture import FIELDLINKD, Daemon, Mosquitto, ctl, free_port, wait_until
+from ctl_fixture import FIELDLINKD, Daemon, ctl, free_port, start_daemon_with_broker, wait_until
 
 KEY = base64.b64encode(bytes(range(32))).decode()
 
@@ -36,7 +36,7 @@ adapters:
 status:
   listen: 127.0.0.1:0
 control:
-  listen: unix:{sock}
+  listen: unix:{dir}/control.sock
 """
 
 
@@ -58,19 +58,10 @@ def post(path, sock, body):
 class ControlSocket(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.broker = Mosquitto()
-        cls.daemon = Daemon("", files={"s1.key": (KEY, 0o600)})
-        cls.sock = os.path.join(cls.daemon.dir, "control.sock")
         # Nothing listens on dead_port: the hub is down from start to end.
-        cls.daemon.write_config(CONFIG.format(dead_port=free_port(), broker=cls.broker.port,
-                                              sock=cls.sock))
-        cls.daemon.start()
-        cls.daemon.wait_ready(timeout=20)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.daemon.close()
-        cls.broker.close()
+        cls.broker, cls.daemon = start_daemon_with_broker(
+            cls, CONFIG, files={"s1.key": (KEY, 0o600)}, dead_port=free_port())
+        cls.sock = os.path.join(cls.daemon.dir, "control.sock")
 
     def ctl(self, *args, **kw):
         return ctl(*args, "--config", self.daemon.config, **kw)

@@ -6,12 +6,13 @@ import os
 import subprocess
 import unittest
 
-from ctl_fixture import FIELDLINKD, Daemon, Mosquitto, ctl, free_port, wait_until
+from ctl_fixture import (FIELDLINKD, Daemon, ctl, free_port, http_get, start_daemon_with_broker,
+                         wait_until)
 
 CONFIG = """\
 gateway: {{ name: ctl-gw, state_dir: state }}
 status:
-  listen: unix:{sock}
+  listen: unix:{dir}/status.sock
 adapters:
   - name: plant
     type: mqtt
@@ -34,19 +35,9 @@ adapters:
 class StatusAndDevices(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.broker = Mosquitto()
-        cls.daemon = Daemon("")
-        cls.sock = os.path.join(cls.daemon.dir, "status.sock")
         # Nothing listens on dead_port: the Modbus device accumulates link errors.
-        cls.daemon.write_config(CONFIG.format(sock=cls.sock, broker=cls.broker.port,
-                                              dead_port=free_port()))
-        cls.daemon.start()
-        cls.daemon.wait_ready(timeout=20)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.daemon.close()
-        cls.broker.close()
+        cls.broker, cls.daemon = start_daemon_with_broker(cls, CONFIG, dead_port=free_port())
+        cls.sock = os.path.join(cls.daemon.dir, "status.sock")
 
     def status_doc(self):
         out = ctl("status", "--config", self.daemon.config, "--json")
@@ -70,6 +61,44 @@ class StatusAndDevices(unittest.TestCase):
         self.assertEqual(doc["config"]["file"], self.daemon.config)
         self.assertEqual({a["name"] for a in doc["adapters"]}, {"plant", "line"})
 
+    def test_json_stays_indented_though_the_daemon_answers_compact(self):
+        out = ctl("status", "--config", self.daemon.config, "--json")
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertTrue(out.stdout.startswith("{\n  \""), out.stdout[:40])
+
+    def get(self, path):
+        return http_get("unix:" + self.sock, path)
+
+    def test_status_is_compact_by_default(self):
+        status, body, headers = self.get("/status")
+        self.assertEqual(status, 200)
+        self.assertEqual(headers["Content-Type"], "application/json")
+        self.assertTrue(body.endswith("}\n"))
+        self.assertNotIn("\n", body[:-1])
+        self.assertEqual(json.loads(body)["gateway"], "ctl-gw")
+
+    def test_pretty_is_indented(self):
+        status, body, _ = self.get("/status?pretty")
+        self.assertEqual(status, 200)
+        self.assertIn('\n  "gateway": "ctl-gw"', body)
+        self.assertEqual(json.loads(body)["config"]["file"], self.daemon.config)
+
+    def test_sessions_summary_has_counts_and_no_array(self):
+        status, body, _ = self.get("/status?sessions=summary")
+        self.assertEqual(status, 200)
+        doc = json.loads(body)
+        self.assertEqual(doc["sessions"], {"count": 0, "by_state": {}})  # no hub configured
+        self.assertEqual({a["name"] for a in doc["adapters"]}, {"plant", "line"})
+
+    def test_an_unknown_query_parameter_is_a_400_that_says_what_status_takes(self):
+        status, body, headers = self.get("/status?summary")
+        self.assertEqual(status, 400)
+        self.assertTrue(headers["Content-Type"].startswith("text/plain"))
+        self.assertEqual(body, "unknown query parameter 'summary': "
+                               "/status takes pretty and sessions=summary|full\n")
+        self.assertEqual(self.get("/status?sessions=nope")[0], 400)
+        self.assertEqual(self.get("/metrics?anything")[0], 200)  # only /status reads its query
+
     def test_devices_shows_last_reading_and_errors(self):
         wait_until(lambda: any(a.get("connected") for a in self.status_doc()["adapters"]),
                    what="the MQTT adapter connected")
@@ -91,6 +120,8 @@ class StatusAndDevices(unittest.TestCase):
         self.assertRegex(s1, r"^mqtt://plant/s1 +- +plant +online +\d+s ago +-$")
         unit7 = next(l for l in lines if l.startswith("modbus://line/7 "))
         self.assertRegex(unit7, r"^modbus://line/7 +- +line +\S+ +never +\d+ link errors?")
+        # Listed by its adapter and by the daemon's own devices list: still one row each.
+        self.assertEqual(len(lines), 3, lines)
 
     def test_colour_only_on_a_terminal_and_without_no_color(self):
         script = ["script", "-qec", f"{os.environ['FIELDLINKCTL']} status --config "

@@ -9,8 +9,8 @@ import json
 import os
 import unittest
 
-from daemon_fixture import Daemon
-from peers import HubEmulator, Mosquitto
+from broker_daemon import start_daemon_with_broker
+from peers import HubEmulator
 
 GW_KEY = base64.b64encode(bytes(range(1, 33))).decode()
 SEND_RATE = 10  # per second
@@ -49,21 +49,13 @@ class GatewayMode(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.hub = HubEmulator()
-        cls.broker = Mosquitto()
+        cls.addClassCleanup(cls.hub.close)  # after the daemon and the broker
         status, doc = cls.hub.call("PUT", "/devices/gw-e2e", {"authentication": {
             "type": "sas", "symmetricKey": {"primaryKey": GW_KEY, "secondaryKey": GW_KEY}}})
         assert status == 200, doc
-        config = CONFIG.format(host=cls.hub.host, port=cls.hub.mqtt_port, ca=cls.hub.ca_file,
-                               broker=cls.broker.port, rate=SEND_RATE)
-        cls.daemon = Daemon(config, files={"gw.key": (GW_KEY, 0o600)})
-        cls.daemon.start()
-        cls.daemon.wait_ready(timeout=20)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.daemon.close()
-        cls.broker.close()
-        cls.hub.close()
+        cls.broker, cls.daemon = start_daemon_with_broker(
+            cls, CONFIG, files={"gw.key": (GW_KEY, 0o600)}, host=cls.hub.host,
+            port=cls.hub.mqtt_port, ca=cls.hub.ca_file, rate=SEND_RATE)
 
     def test_1_readings_travel_on_the_gateway_identity_paced_by_send_rate(self):
         per_device = 20

@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <ctime>
+#include <set>
 
 #include "identity-map/identity_map.hpp"
+#include "status/device_list.hpp"
 #include "text_table.hpp"
 
 namespace fieldlink::ctl {
@@ -11,29 +13,15 @@ namespace {
 
 using nlohmann::json;
 
-std::uint64_t count_of(const json& v) {
-  if (v.is_number_unsigned() || v.is_number_integer()) return v.get<std::uint64_t>();
-  std::uint64_t sum = 0;
-  if (v.is_object()) {
-    for (const auto& [k, x] : v.items())
-      sum += count_of(x);
-  }
-  return sum;
-}
-
-// The counters that mean "this device had a problem", as the adapters name them.
-constexpr const char* kErrorCounters[] = {"exceptions",      "timeouts",      "bad_frames",
-                                          "link_errors",     "failed_writes", "invalid",
-                                          "readings_refused"};
-
 void add_errors(const json& d, DeviceRow& row) {
   std::string text;
-  for (const auto* name : kErrorCounters) {
-    if (!d.contains(name)) continue;
-    const auto n = count_of(d[name]);
+  for (const auto name : kDeviceErrorCounters) {
+    const auto it = d.find(std::string(name));
+    if (it == d.end()) continue;
+    const auto n = counter_total(*it);
     if (n == 0) continue;
     row.errors += n;
-    std::string label = name;
+    std::string label(name);
     std::replace(label.begin(), label.end(), '_', ' ');
     if (n == 1 && label.ends_with('s')) label.pop_back();
     text += (text.empty() ? "" : ", ") + std::to_string(n) + " " + label;
@@ -55,27 +43,17 @@ DeviceRow row_from(const json& d, const std::string& adapter, std::string source
   } else {
     row.state = "unknown";
   }
-  if (d.contains("last_seen") && d["last_seen"].is_string()) {
-    row.last_seen = d["last_seen"].get<std::string>();
+  // An adapter's entry says when the device was last seen; the daemon's own list, when the
+  // router last took a reading from it.
+  const auto seen = d.contains("last_seen") ? d.find("last_seen") : d.find("last_reading");
+  if (seen != d.end() && seen->is_string()) {
+    row.last_seen = seen->get<std::string>();
     if (const auto t = parse_utc(row.last_seen)) {
       row.age_seconds = std::chrono::duration<double>(now - *t).count();
     }
   }
   add_errors(d, row);
   return row;
-}
-
-void rows_of(const json& devices, const std::string& adapter, const std::string& scheme,
-             std::chrono::system_clock::time_point now, std::vector<DeviceRow>& out) {
-  if (devices.is_array()) {
-    for (const auto& d : devices) {
-      if (d.is_object()) out.push_back(row_from(d, adapter, d.value("source", "?"), now));
-    }
-  } else if (devices.is_object()) {
-    for (const auto& [key, d] : devices.items()) {
-      if (d.is_object()) out.push_back(row_from(d, adapter, scheme + adapter + "/" + key, now));
-    }
-  }
 }
 
 }  // namespace
@@ -141,16 +119,32 @@ std::vector<DeviceRow> device_rows(const json& status,
                                    const std::vector<config::IdentityBinding>* bindings,
                                    std::chrono::system_clock::time_point now) {
   std::vector<DeviceRow> rows;
+  std::set<std::string> listed;
   if (status.contains("adapters") && status["adapters"].is_array()) {
     for (const auto& a : status["adapters"]) {
-      if (!a.is_object() || !a.contains("devices")) continue;
-      const auto type = a.value("type", std::string());
-      // Only the MQTT adapter keys its devices by device key rather than giving a source.
-      const auto scheme = type == "mqtt" ? "mqtt://" : type + "://";
-      rows_of(a["devices"], a.value("name", "?"), scheme, now, rows);
+      if (!a.is_object()) continue;
+      const auto adapter = a.value("name", "?");
+      for_each_listed_device(adapter, a, [&](const std::string& source, const json& d) {
+        if (listed.insert(source).second) rows.push_back(row_from(d, adapter, source, now));
+      });
     }
   }
-  if (status.contains("devices")) rows_of(status["devices"], "", "", now, rows);
+  // The daemon's own list also has the sources no adapter section lists (what the router took
+  // from them); a device an adapter lists is shown once, with the adapter's state and counters.
+  if (status.contains("devices") && status["devices"].is_array()) {
+    for (const auto& d : status["devices"]) {
+      if (!d.is_object() || !d.contains("source") || !d["source"].is_string()) continue;
+      const auto source = d["source"].get<std::string>();
+      if (!listed.insert(source).second) continue;
+      auto row = row_from(d, d.value("adapter", std::string()), source, now);
+      if (const auto n = d.contains("errors") ? counter_total(d["errors"]) : 0; n > 0) {
+        row.errors = n;
+        const auto count = std::to_string(n) + (n == 1 ? " error" : " errors");
+        row.error_text = row.error_text.empty() ? count : count + "; " + row.error_text;
+      }
+      rows.push_back(std::move(row));
+    }
+  }
   if (bindings != nullptr) {
     for (auto& r : rows)
       r.identity = identity_for(r.source, *bindings);

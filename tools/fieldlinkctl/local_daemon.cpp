@@ -113,7 +113,6 @@ std::optional<nlohmann::json> LocalDaemon::status(std::string& message) {
     message = where + "/status answered HTTP " + std::to_string(reply.status) + "\n";
     return std::nullopt;
   }
-  last_body_ = reply.body;
   auto doc = nlohmann::json::parse(reply.body, nullptr, false);
   if (doc.is_discarded() || !doc.is_object()) {
     message = where + "/status did not answer a JSON object; is that fieldlinkd?\n";

@@ -32,8 +32,6 @@ class LocalDaemon {
   std::string url();
   // /status as JSON, or nullopt with the message to print (and kExitUnreachable to return).
   std::optional<nlohmann::json> status(std::string& message);
-  // The body of the last /status answer, as the daemon sent it (for --json).
-  const std::string& last_body() const { return last_body_; }
   ReloadOutcome reload(std::chrono::milliseconds timeout);
   // The control socket from control.listen ("unix:/run/fieldlink/control.sock"); nullopt with
   // the message to print (and kExitUnreachable to return) when it is off or cannot be found.
@@ -49,7 +47,6 @@ class LocalDaemon {
   bool loaded_once_ = false;
   config::LoadResult loaded_;
   std::string url_note_;
-  std::string last_body_;
 };
 
 void print_reload_outcome(const ReloadOutcome& outcome);
