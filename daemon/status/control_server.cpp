@@ -42,7 +42,9 @@ Response answer(int status, const nlohmann::json& payload, bool keep_alive) {
   res.keep_alive(keep_alive);
   res.set(http::field::server, "fieldlinkd");
   res.set(http::field::content_type, "application/json");
-  res.body() = nlohmann::json{{"status", status}, {"payload", payload}}.dump() + "\n";
+  res.body() = nlohmann::json{{"status", status}, {"payload", payload}}.dump(
+                   -1, ' ', false, nlohmann::json::error_handler_t::replace) +
+               "\n";
   res.prepare_payload();
   return res;
 }

@@ -40,6 +40,25 @@ TEST(StatusQuery, TheDefaultIsCompactJsonOnOneLine) {
   EXPECT_EQ(doc["gateway"], "gw");
 }
 
+// A device name or an error text with bytes that are not UTF-8 must not throw on the core loop.
+TEST(StatusQuery, BytesThatAreNotUtf8AreReplacedNotThrown) {
+  class Raw final : public StatusProvider {
+   public:
+    void describe(nlohmann::json& status) const override { status["name"] = "ab\xff\xfe"; }
+    void collect(MetricsWriter&) const override {}
+    void health(std::vector<std::string>&) const override {}
+  } raw;
+  StatusBoard board;
+  board.attach(raw);
+  for (const bool pretty : {false, true}) {
+    StatusQuery query;
+    query.pretty = pretty;
+    std::string text;
+    ASSERT_NO_THROW(text = status_body(board, query));
+    EXPECT_EQ(nlohmann::json::parse(text)["name"], "ab\xEF\xBF\xBD\xEF\xBF\xBD");
+  }
+}
+
 TEST(StatusQuery, PrettyIsTheSameDocumentIndented) {
   const auto text = body("pretty");
   EXPECT_NE(text.find("\n  \"gateway\": \"gw\""), std::string::npos) << text;
