@@ -349,6 +349,13 @@ void Upstream::describe(nlohmann::json& status) const {
   }
 }
 
+void Upstream::describe_summary(nlohmann::json& status) const {
+  std::map<std::string, std::uint64_t> by_state;
+  for (const auto& [id, f] : feeds_)
+    ++by_state[to_string(f->session->state())];
+  status["sessions"] = {{"count", feeds_.size()}, {"by_state", by_state}};
+}
+
 void Upstream::collect(MetricsWriter& m) const {
   std::map<std::string, int> by_state;
   for (const auto& [id, f] : feeds_)

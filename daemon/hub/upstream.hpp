@@ -64,6 +64,7 @@ class Upstream final : public SessionObserver, public StatusProvider {
   void stop(std::chrono::milliseconds grace, std::function<void()> stopped);
 
   void describe(nlohmann::json& status) const override;
+  void describe_summary(nlohmann::json& status) const override;
   void collect(MetricsWriter& metrics) const override;
   void health(std::vector<std::string>& problems) const override;
 

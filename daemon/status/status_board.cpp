@@ -8,14 +8,19 @@ void StatusBoard::detach(const StatusProvider& provider) {
   std::erase(providers_, &provider);
 }
 
-nlohmann::json StatusBoard::status() const {
+nlohmann::json StatusBoard::status(bool summary) const {
   // The sections exist even before the parts that fill them run, so tools can rely on the shape.
   nlohmann::json doc{{"adapters", nlohmann::json::array()},
                      {"devices", nlohmann::json::array()},
                      {"sessions", nlohmann::json::array()},
                      {"journal", nlohmann::json::object()}};
-  for (const auto* p : providers_)
-    p->describe(doc);
+  for (const auto* p : providers_) {
+    if (summary) {
+      p->describe_summary(doc);
+    } else {
+      p->describe(doc);
+    }
+  }
   auto problems = this->problems();
   doc["healthy"] = problems.empty();
   doc["problems"] = std::move(problems);

@@ -17,6 +17,9 @@ class StatusProvider {
   virtual ~StatusProvider() = default;
   // Adds the provider's part to the /status document (its own keys or sections).
   virtual void describe(nlohmann::json& status) const = 0;
+  // The same part for /status?sessions=summary: a provider with a row per session gives counts
+  // instead (and saves building thousands of rows only to count them). Most have no such rows.
+  virtual void describe_summary(nlohmann::json& status) const { describe(status); }
   virtual void collect(MetricsWriter& metrics) const = 0;
   // Appends a reason for each thing that makes the gateway unhealthy right now.
   virtual void health(std::vector<std::string>& problems) const = 0;
@@ -27,7 +30,8 @@ class StatusBoard {
   void attach(const StatusProvider& provider) { providers_.push_back(&provider); }
   void detach(const StatusProvider& provider);
 
-  nlohmann::json status() const;
+  // `summary`: each provider's describe_summary instead of describe.
+  nlohmann::json status(bool summary = false) const;
   std::string metrics() const;
   std::vector<std::string> problems() const;
 

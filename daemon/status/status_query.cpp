@@ -64,8 +64,11 @@ nlohmann::json summarise_sessions(const nlohmann::json& sessions) {
 }
 
 std::string status_body(const StatusBoard& board, const StatusQuery& query) {
-  auto doc = board.status();
-  if (query.sessions_summary) doc["sessions"] = summarise_sessions(doc["sessions"]);
+  auto doc = board.status(query.sessions_summary);
+  // A provider without its own summary listed its sessions: counted here.
+  if (query.sessions_summary && doc["sessions"].is_array()) {
+    doc["sessions"] = summarise_sessions(doc["sessions"]);
+  }
   // Names and errors come from devices and libraries: a byte that is not UTF-8 is replaced, not
   // thrown on the core loop.
   return doc.dump(query.pretty ? 2 : -1, ' ', false, nlohmann::json::error_handler_t::replace) +

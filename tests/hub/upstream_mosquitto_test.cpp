@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "mosquitto_broker.hpp"
 #include "upstream_harness.hpp"
 
@@ -102,6 +104,36 @@ TEST(UpstreamAgainstMosquitto, AHubThatStopsReadingIsLeftBeforeKeepAlive) {
   EXPECT_GE(counters.write_backlogs, 1u);
   EXPECT_EQ(counters.stalls, 0u);  // PUBACKs did not stop: the writes did
   EXPECT_TRUE(h.wait_until(online, 20s)) << static_cast<int>(state());
+}
+
+// /status?sessions=summary asks the upstream for counts per state: the same counts the full list
+// gives, without building a row per session.
+TEST(UpstreamAgainstMosquitto, TheSummaryCountsWhatTheFullListShows) {
+  MosquittoBroker broker;
+  UpstreamHarness h;
+  auto up = settings_for(broker.plain_port());
+  auto down = settings_for(free_port());  // nobody listens there
+  down.identity = Identity{DeviceId("dev-down"), ModuleId()};
+  h.run([&] {
+    h.upstream().add(up);
+    h.upstream().add(down);
+  });
+  ASSERT_TRUE(h.wait_until(
+      [&] { return h.upstream().find(up.identity)->state() == hub::SessionState::online; }, 10s));
+  const auto [full, summary] = h.run([&] {
+    nlohmann::json f, s;
+    h.upstream().describe(f);
+    h.upstream().describe_summary(s);
+    return std::pair{f, s};
+  });
+  ASSERT_EQ(full["sessions"].size(), 2u);
+  std::map<std::string, int> by_state;
+  for (const auto& row : full["sessions"])
+    ++by_state[row["state"].get<std::string>()];
+  EXPECT_EQ(summary["sessions"]["count"], 2);
+  using Counts = std::map<std::string, int>;
+  EXPECT_EQ(summary["sessions"]["by_state"].get<Counts>(), by_state);
+  EXPECT_EQ(summary["sessions"]["by_state"]["online"], 1);
 }
 
 // A session that goes offline gives its read-ahead back to the outbox (which may then evict those
