@@ -291,7 +291,8 @@ void Journal::peek(const Identity& identity, Seq from, std::size_t max, PeekDone
 
 void Journal::peek_file(const Identity& identity, Seq from, std::size_t max, PeekDone done) {
   ++peeks_file_;
-  lane_.post([this, alive = std::weak_ptr<int>(alive_), guard = busy(), identity, from, max,
+  const std::uint64_t epoch = follow_epoch_[identity];
+  lane_.post([this, alive = std::weak_ptr<int>(alive_), guard = busy(), identity, from, max, epoch,
               done = std::move(done)]() mutable {
     auto found = file_->peek(identity, from, max);
     // A short page is everything there is at this point of the lane's work: from here on the
@@ -299,10 +300,10 @@ void Journal::peek_file(const Identity& identity, Seq from, std::size_t max, Pee
     const bool end = max > 0 && found.size() < max;
     const Seq next = found.empty() ? from : found.back().seq + 1;
     if (end) file_->follow(identity, next);
-    post_back(alive, [this, identity, end, next, found = std::move(found),
+    post_back(alive, [this, identity, end, next, epoch, found = std::move(found),
                       done = std::move(done)]() mutable {
       hide_unacked(found);
-      if (end) open_tail(identity, next);
+      if (end && follow_epoch_[identity] == epoch) open_tail(identity, next);
       done(std::move(found));
     });
   });
@@ -354,6 +355,7 @@ void Journal::close_tail(std::map<Identity, Tail>::iterator it) {
   // The reader has had everything below `from`; the rest it reads from the file when it asks.
   const Seq held_through = it->second.from > 0 ? it->second.from - 1 : 0;
   tail_messages_ -= it->second.messages.size();
+  ++follow_epoch_[it->first];
   lane_.post(
       [this, identity = it->first, held_through] { file_->unfollow(identity, held_through); });
   tails_.erase(it);
@@ -361,9 +363,11 @@ void Journal::close_tail(std::map<Identity, Tail>::iterator it) {
 
 void Journal::extend_tails(Pending& work, const CommitReport& report) {
   if (!report.moved_aside.empty()) {
-    // A new file: its numbers start again and it follows no one.
+    // A new file: its numbers start again and it follows no one, not even for peeks on the way.
     tails_.clear();
     tail_messages_ = 0;
+    for (auto& [identity, epoch] : follow_epoch_)
+      ++epoch;
     return;
   }
   if (tails_.empty() || !report.ok) return;
@@ -388,6 +392,7 @@ void Journal::extend_tails(Pending& work, const CommitReport& report) {
 }
 
 void Journal::release(const Identity& identity) {
+  ++follow_epoch_[identity];
   if (const auto it = tails_.find(identity); it != tails_.end()) {
     tail_messages_ -= it->second.messages.size();
     tails_.erase(it);

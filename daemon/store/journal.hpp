@@ -189,6 +189,10 @@ class Journal final : public StatusProvider {
   std::uint64_t timer_generation_ = 0;
   std::map<Identity, std::vector<PendingAck>> unacked_;  // acks not yet committed, per identity
   std::map<Identity, Tail> tails_;
+  // Bumped whenever the loop tells the file to stop following an identity (release, a closed
+  // tail): the answer of a peek posted before that must not open a tail, since the file's
+  // follow from that peek has been undone after it.
+  std::map<Identity, std::uint64_t> follow_epoch_;
   std::size_t tail_messages_ = 0;
   std::uint64_t peeks_memory_ = 0;
   std::uint64_t peeks_file_ = 0;

@@ -270,6 +270,24 @@ TEST_F(JournalTest, AReaderTooFarBehindOrReleasedReadsFromTheFileAgain) {
   EXPECT_EQ(got[0].message.id, "10");
 }
 
+// A reader that goes offline while its peek is on the lane: the file stops following it after
+// that peek, so the answer must not start a tail either (what a tail hands out must be held).
+TEST_F(JournalTest, APeekAnsweredAfterItsReaderWasReleasedFollowsNothing) {
+  auto j = open(settings());
+  const auto a = identity("a");
+  std::optional<std::vector<StoredMessage>> got;
+  j->peek(a, 0, 100, [&](std::vector<StoredMessage> v) { got = std::move(v); });
+  j->release(a);  // before the answer comes back
+  ASSERT_TRUE(run_until([&] { return got.has_value(); }));
+  EXPECT_TRUE(got->empty());
+  j->append(message(a, "0"));
+  j->flush();
+  ASSERT_TRUE(run_until([&] { return durable_through() == 1; }));
+  EXPECT_EQ(peek(*j, a, 0, 100).size(), 1u);
+  EXPECT_EQ(j->peeks_from_memory(), 0u);
+  EXPECT_EQ(j->peeks_from_file(), 2u);
+}
+
 TEST_F(JournalTest, AFullIntakeRefusesAppendsCountsAndLogsOncePerInterval) {
   auto s = settings();
   s.intake_limit = 10;
