@@ -6,6 +6,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <condition_variable>
+#include <functional>
 #include <future>
 #include <iostream>
 #include <mutex>
@@ -67,7 +68,16 @@ class UpstreamHarness {
  public:
   explicit UpstreamHarness(hub::UpstreamSettings settings = {})
       : upstream_(loop_, settings, outbox_, downlink_, log_, clock_, rng_) {
-    thread_ = std::thread([this] { loop_.run(); });
+    // One handler at a time, so that a waiting predicate is looked at after each: session state
+    // changes only inside the loop's handlers, so this sees every change as it happens.
+    thread_ = std::thread([this] {
+      while (loop_.run_one() > 0) {
+        if (waiter_ && waiter_()) {
+          waiter_ = nullptr;
+          waited_.set_value();
+        }
+      }
+    });
   }
   // Runs `f` on the core loop and waits for it.
   template <class F>
@@ -78,17 +88,24 @@ class UpstreamHarness {
     return result.get();
   }
 
-  // Waits until `pred` holds, evaluating it on the core loop (where the session state it reads
-  // lives) every 10 ms; false at the deadline. Session states reach no event a test thread could
-  // wait on, so this bounded poll is the one place tests look at them over time.
+  // Waits until `pred` holds; false at the deadline. `pred` reads state the core loop owns, so
+  // it runs there: at once, then after every handler the loop runs (any change of session state
+  // happens in one), never on a timer.
   template <class P>
   bool wait_until(P pred, std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    for (;;) {
-      if (run([&] { return static_cast<bool>(pred()); })) return true;
-      if (std::chrono::steady_clock::now() >= deadline) return false;
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
+    auto done = run([&] {
+      waited_ = {};
+      auto future = waited_.get_future();
+      if (pred()) {
+        waited_.set_value();
+      } else {
+        waiter_ = [&pred] { return static_cast<bool>(pred()); };
+      }
+      return future;
+    });
+    if (done.wait_for(timeout) == std::future_status::ready) return true;
+    run([this] { waiter_ = nullptr; });  // `pred` goes out of scope with this call
+    return false;
   }
 
   ~UpstreamHarness() {
@@ -128,6 +145,8 @@ class UpstreamHarness {
   MemoryOutbox outbox_;
   DownlinkRecorder downlink_;
   hub::Upstream upstream_;
+  std::function<bool()> waiter_;  // core loop only: the predicate wait_until waits for
+  std::promise<void> waited_;     // core loop only
   std::thread thread_;
 };
 
