@@ -7,8 +7,9 @@
 //
 // It lives in daemon/status/ beside the status endpoint because it is the same kind of thing —
 // a bounded HTTP server on the core loop, and both run on the one in http_listener.hpp (this one
-// with its own limits and the peer check) — and it knows nothing of the router: the composition root hands it a handler
-// that turns a request into the router's downlink. daemon/service/ is about the process's life.
+// with its own limits and the peer check) — and it knows nothing of the router: the composition
+// root hands it a handler that turns a request into the router's downlink. daemon/service/ is about
+// the process's life.
 //
 // Every answer is JSON {"status": N, "payload": …}, with HTTP status N (502 when a device's own
 // status is not an HTTP one). Thread: every member, the handler and its reply, on the core loop.
