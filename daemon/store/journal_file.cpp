@@ -826,6 +826,7 @@ void JournalFile::unfollow(const Identity& identity, Seq held_through) {
   const auto it = identities_.find(identity);
   if (it == identities_.end()) return;
   followed_.erase(it->second.id);
+  if (held_through == 0) return;  // holds nothing: no entry (an empty held_ evicts in bulk)
   auto& held = held_[it->second.id];
   held = std::max(held, held_through);
 }
