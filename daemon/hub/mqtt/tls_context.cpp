@@ -18,6 +18,10 @@ TlsContext::TlsContext(const std::string& ca_file, const std::string& cert_file,
   // Idle sessions are the norm (thousands, a message every few seconds): let OpenSSL free its
   // record buffers between uses instead of holding ~34 KB per connection.
   SSL_CTX_set_mode(c.native_handle(), SSL_MODE_RELEASE_BUFFERS);
+  // Without read-ahead OpenSSL reads each record with two read(2) calls (header, then body) into
+  // that same buffer; a hub's PUBACKs are one small record each, so a burst of them cost two
+  // syscalls apiece. With it, one read takes whatever the socket holds, up to the buffer's size.
+  SSL_CTX_set_read_ahead(c.native_handle(), 1);
   boost::system::error_code ec;
   c.load_verify_file(ca_file, ec);
   if (ec) throw std::runtime_error("cannot load CA file " + ca_file + ": " + ec.message());
