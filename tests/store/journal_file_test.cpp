@@ -165,6 +165,20 @@ TEST_F(JournalFileTest, RestartKeepsUnacknowledgedWithTheirIdsAndSeqs) {
   EXPECT_GT(f->peek(identity("a"), before.back().seq + 1, 10).at(0).seq, before.back().seq);
 }
 
+// A second daemon started on the same state_dir by mistake must neither interleave its writes
+// with the running one's nor take the file for damaged and move it aside.
+TEST_F(JournalFileTest, AFileInUseIsRefusedToASecondOpenAndKept) {
+  auto first = open_file(store_config());
+  commit(*first, {message(identity("a"), "kept")});
+  auto second = JournalFile::open(dir_.file("journal.db"), store_config(), clock_, probe_);
+  EXPECT_FALSE(second.file);
+  EXPECT_NE(second.error.find("locked"), std::string::npos) << second.error;
+  EXPECT_TRUE(second.moved_aside.empty()) << second.moved_aside;
+  EXPECT_EQ(ids(first->peek(identity("a"), 0, 10)), std::vector<std::string>{"kept"});
+  commit(*first, {message(identity("a"), "still writable")});
+  EXPECT_EQ(first->peek(identity("a"), 0, 10).size(), 2u);
+}
+
 TEST_F(JournalFileTest, SequenceNeverGoesBackEvenWhenTheNewestWasAcked) {
   Seq last = 0;
   {
