@@ -15,7 +15,7 @@
 // What this still does not give: a SIGKILL or power cut loses what was handed over and not yet
 // committed — at most `limit` readings plus one commit interval (see the fault suite's figures).
 // Thread: push from any thread; settled(), close() and the hand-over itself on the core loop.
-// The mutex guards only the count shared between the two sides.
+// The mutex guards the counts shared between the two sides and the inbox.
 #include <utility>  // before asio, for Boost 1.74 under C++20
 
 #include <atomic>
@@ -26,6 +26,7 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <vector>
 
 #include "core/adapter.hpp"
 
@@ -48,6 +49,7 @@ class LoopSink final : public ReadingSink {
 
   Result push(Reading reading) override {
     if (loop_.get_executor().running_in_this_thread()) return target_.push(std::move(reading));
+    bool first;
     {
       std::unique_lock lock(mutex_);
       if (in_hand_ + intake_ >= limit_) {
@@ -60,18 +62,28 @@ class LoopSink final : public ReadingSink {
         }
       }
       ++in_hand_;
+      first = inbox_.empty();
+      inbox_.push_back(std::move(reading));
     }
-    boost::asio::post(loop_, [this, r = std::move(reading)]() mutable { hand_over(std::move(r)); });
+    // One post per batch, not per reading: while the loop is busy the readings queue here and
+    // are taken together, which spares a post, a wake-up of the loop and two lock round trips
+    // between the threads per reading under load.
+    if (first) boost::asio::post(loop_, [this] { take_inbox(); });
     return Result::accepted;
   }
 
   // Core loop: a group commit ran; offer what the intake refused, and wake waiting threads.
   void settled() {
+    std::size_t given = 0;
     while (!held_.empty() && intake_depth_() < intake_capacity_) {
       give(std::move(held_.front()));
       held_.pop_front();
+      ++given;
     }
-    update();
+    std::lock_guard lock(mutex_);
+    in_hand_ -= given;
+    intake_ = intake_depth_();
+    room_.notify_all();
   }
 
   // Core loop, at shutdown: threads still waiting give up (their adapters are stopping).
@@ -87,26 +99,32 @@ class LoopSink final : public ReadingSink {
   std::uint64_t lost() const { return lost_.load(); }  // refused with room: must stay 0
 
  private:
-  void hand_over(Reading reading) {
-    // Behind readings already held, or no room now: held, in order, for the next commit.
-    if (!held_.empty() || intake_depth_() >= intake_capacity_) {
-      held_.push_back(std::move(reading));
-    } else {
-      give(std::move(reading));
+  void take_inbox() {
+    {
+      std::lock_guard lock(mutex_);
+      taking_.swap(inbox_);
     }
-    update();
+    std::size_t given = 0;
+    for (auto& reading : taking_) {
+      // Behind readings already held, or no room now: held, in order, for the next commit.
+      if (!held_.empty() || intake_depth_() >= intake_capacity_) {
+        held_.push_back(std::move(reading));
+      } else {
+        give(std::move(reading));
+        ++given;
+      }
+    }
+    taking_.clear();  // keeps its capacity for the next batch
+    std::lock_guard lock(mutex_);
+    in_hand_ -= given;
+    intake_ = intake_depth_();
+    room_.notify_all();
   }
   // Only called with room in the intake, and the loop runs nothing in between: the router
   // takes it (or drops it by policy, e.g. an unknown source, which is its to count).
+  // The caller takes it off in_hand_.
   void give(Reading reading) {
     if (target_.push(std::move(reading)) == Result::backpressure) lost_.fetch_add(1);
-    std::lock_guard lock(mutex_);
-    --in_hand_;
-  }
-  void update() {
-    std::lock_guard lock(mutex_);
-    intake_ = intake_depth_();
-    room_.notify_all();
   }
 
   boost::asio::io_context& loop_;
@@ -117,10 +135,12 @@ class LoopSink final : public ReadingSink {
   const std::chrono::milliseconds max_wait_;
   std::mutex mutex_;
   std::condition_variable room_;
-  std::size_t in_hand_ = 0;  // posted or held, not yet taken by the router
-  std::size_t intake_ = 0;   // the journal's intake depth, as last seen on the loop
+  std::size_t in_hand_ = 0;     // in the inbox or held, not yet taken by the router
+  std::vector<Reading> inbox_;  // pushed, not yet taken by the loop; guarded by mutex_
+  std::size_t intake_ = 0;      // the journal's intake depth, as last seen on the loop
   bool closed_ = false;
-  std::deque<Reading> held_;  // core loop only
+  std::vector<Reading> taking_;  // core loop only: the inbox being handed over
+  std::deque<Reading> held_;     // core loop only
   std::atomic<std::uint64_t> refused_{0};
   std::atomic<std::uint64_t> waited_{0};
   std::atomic<std::uint64_t> lost_{0};
