@@ -1,5 +1,7 @@
 #include "status/http_listener.hpp"
 
+#include <algorithm>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <filesystem>
@@ -13,6 +15,22 @@ namespace {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
+using namespace std::chrono_literals;
+
+// The pause before accepting again after a failed accept. Short at first, so a brief fd
+// shortage costs a waiting client little; doubled while failures go on, up to a second, so a
+// long one costs the loop one try a second; back to short after the next accept succeeds.
+constexpr std::chrono::milliseconds kFirstAcceptPause = 100ms;
+constexpr std::chrono::milliseconds kLongestAcceptPause = 1s;
+
+// The owners name their events "<owner>.<what>" (Limits::refused_event); the listener's own
+// events follow, so the operator can tell the status endpoint's from the control socket's
+// without either owner having to name each one.
+std::string sibling_event(const std::string& event, std::string_view what) {
+  const auto dot = event.find('.');
+  return (dot == std::string::npos ? std::string("http_listener") : event.substr(0, dot)) + "." +
+         std::string(what);
+}
 
 class ConnectionBase {
  public:
@@ -91,22 +109,70 @@ class Connection : public ConnectionBase,
 }  // namespace
 
 struct HttpListener::Impl {
+  Impl(asio::io_context& io, Limits l, Handler h, Logger& logger, Identify id)
+      : loop(io),
+        limits(std::make_shared<const Limits>(std::move(l))),
+        handler(std::move(h)),
+        log(logger),
+        identify(std::move(id)),
+        accept_failed_event(sibling_event(limits->refused_event, "accept_failed")),
+        accepting_again_event(sibling_event(limits->refused_event, "accepting_again")),
+        pause(io) {}
+
   asio::io_context& loop;
   std::shared_ptr<const Limits> limits;
   Handler handler;
   Logger& log;
   Identify identify;
+  std::string accept_failed_event;
+  std::string accepting_again_event;
   std::variant<std::monostate, asio::ip::tcp::acceptor, asio::local::stream_protocol::acceptor>
       acceptor;
   std::list<std::weak_ptr<ConnectionBase>> connections;
   std::string unix_path;
+  // Held while serving; the accept and pause handlers hold it weakly and do nothing once it is
+  // gone. Cancelling is not enough: a completion already queued on the loop (an accept that
+  // succeeded, a pause that ran out) still runs after close(), or after this Impl is freed.
+  std::shared_ptr<const bool> serving;
+  // After a failed accept (see pause_then_accept).
+  asio::steady_timer pause;
+  std::chrono::milliseconds next_pause = kFirstAcceptPause;
+  std::uint64_t failed_in_a_row = 0;
 
   template <class Acceptor>
   void accept(Acceptor& a) {
     using Protocol = typename Acceptor::protocol_type;
-    a.async_accept([this, &a](beast::error_code ec, typename Protocol::socket socket) {
-      if (ec == asio::error::operation_aborted) return;
-      if (!ec) admit<Protocol>(std::move(socket));
+    a.async_accept([this, &a, alive = std::weak_ptr(serving)](beast::error_code ec,
+                                                              typename Protocol::socket socket) {
+      if (alive.expired() || ec == asio::error::operation_aborted) return;
+      if (ec) return pause_then_accept(a, ec);
+      if (failed_in_a_row > 0) {
+        log.notice({.event = accepting_again_event},
+                   limits->name + ": accepting connections again after " +
+                       std::to_string(failed_in_a_row) + " failed accepts");
+      }
+      failed_in_a_row = 0;
+      next_pause = kFirstAcceptPause;
+      admit<Protocol>(std::move(socket));
+      accept(a);
+    });
+  }
+
+  // Out of fds (EMFILE, ENFILE) or kernel memory (ENOBUFS, ENOMEM), accept fails but leaves the
+  // connection in the backlog, so the acceptor is ready again at once: accepting again straight
+  // away would spin the core loop, starving the hub sessions, for as long as the shortage lasts.
+  // Every failure is logged; the service logger's per-event rate limit keeps a long shortage
+  // to a few lines per window and counts the rest.
+  template <class Acceptor>
+  void pause_then_accept(Acceptor& a, const beast::error_code& error) {
+    ++failed_in_a_row;
+    log.warning({.event = accept_failed_event}, limits->name + ": accepting a connection failed (" +
+                                                    error.message() + "); accepting resumes in " +
+                                                    std::to_string(next_pause.count()) + " ms");
+    pause.expires_after(next_pause);
+    next_pause = std::min(next_pause * 2, kLongestAcceptPause);
+    pause.async_wait([this, &a, alive = std::weak_ptr(serving)](beast::error_code ec) {
+      if (alive.expired() || ec == asio::error::operation_aborted) return;
       accept(a);
     });
   }
@@ -129,14 +195,8 @@ struct HttpListener::Impl {
 
 HttpListener::HttpListener(asio::io_context& loop, Limits limits, Handler handler, Logger& log,
                            Identify identify)
-    : impl_(std::make_unique<Impl>(Impl{loop,
-                                        std::make_shared<const Limits>(std::move(limits)),
-                                        std::move(handler),
-                                        log,
-                                        std::move(identify),
-                                        {},
-                                        {},
-                                        {}})) {}
+    : impl_(std::make_unique<Impl>(loop, std::move(limits), std::move(handler), log,
+                                   std::move(identify))) {}
 
 HttpListener::~HttpListener() {
   close();
@@ -144,18 +204,24 @@ HttpListener::~HttpListener() {
 
 void HttpListener::serve(asio::ip::tcp::acceptor acceptor) {
   close();
+  impl_->serving = std::make_shared<const bool>(true);
   impl_->accept(impl_->acceptor.emplace<asio::ip::tcp::acceptor>(std::move(acceptor)));
 }
 
 void HttpListener::serve(asio::local::stream_protocol::acceptor acceptor,
                          std::string remove_on_close) {
   close();
+  impl_->serving = std::make_shared<const bool>(true);
   impl_->unix_path = std::move(remove_on_close);
   impl_->accept(
       impl_->acceptor.emplace<asio::local::stream_protocol::acceptor>(std::move(acceptor)));
 }
 
 void HttpListener::close() {
+  impl_->serving.reset();
+  impl_->pause.cancel();
+  impl_->next_pause = kFirstAcceptPause;
+  impl_->failed_in_a_row = 0;
   std::visit(
       [](auto& a) {
         if constexpr (!std::is_same_v<std::decay_t<decltype(a)>, std::monostate>) {

@@ -3,9 +3,10 @@
 // socket: accept, read one request under a header and body limit and a deadline, hand it to the
 // owner's handler, write the answer under a deadline, keep the connection or close it, and cap
 // the connections open at once — so a stuck or hostile client can neither hold the loop nor grow
-// memory. What to answer is all the owner's (the handler); so is opening the socket, since the
-// two owners bind differently on purpose (status: TCP or unix; control: unix only, stricter
-// about a socket file another process still serves).
+// memory. When accept itself fails (out of fds or kernel memory) it pauses before trying again,
+// longer while failures go on, rather than spin the loop. What to answer is all the owner's (the
+// handler); so is opening the socket, since the two owners bind differently on purpose (status:
+// TCP or unix; control: unix only, stricter about a socket file another process still serves).
 // Thread: every member, the handler and its respond, on the core loop.
 #include <utility>  // before asio, for Boost 1.74 under C++20
 
@@ -49,6 +50,7 @@ class HttpListener {
     // Sent (and the connection closed) when a request is over header_bytes or body_bytes.
     Response too_large;
     // For the log line when max_connections refuses one: "<name>: too many open connections".
+    // A failed accept is logged as "<owner>.accept_failed", the owner taken from refused_event.
     std::string name;           // "status endpoint"
     std::string refused_event;  // "status.connection_refused"
   };
