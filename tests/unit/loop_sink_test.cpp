@@ -1,6 +1,7 @@
 // The hand-over from adapter threads to the core loop: a full journal intake makes the pushing
 // thread wait instead of losing the reading; what the intake refuses is held and offered again,
-// in order, after a commit; close() releases waiting threads.
+// in order, after a commit; close() releases waiting threads; readings that queue while the loop
+// is busy are taken in one handler.
 #include <utility>  // before asio, for Boost 1.74 under C++20
 
 #include <gtest/gtest.h>
@@ -127,6 +128,24 @@ TEST_F(LoopSinkTest, CloseReleasesAWaitingThreadWithBackpressure) {
   ASSERT_EQ(blocked.wait_for(5s), std::future_status::ready);
   EXPECT_EQ(blocked.get(), ReadingSink::Result::backpressure);
   EXPECT_EQ(sink_.refused(), 1u);
+}
+
+// Under load the adapter thread pushes faster than the loop takes: what queued meanwhile is
+// taken in one handler, not one post (and one wake-up of the loop) per reading.
+TEST(LoopSinkBatching, ReadingsPushedWhileTheLoopIsBusyAreTakenInOneHandler) {
+  boost::asio::io_context loop;  // not running: the pushes below come from "another thread"
+  Intake intake;
+  LoopSink sink{loop, intake, [&] { return intake.depth; }, Intake::kCapacity, 8, 10s};
+  for (std::int64_t n = 0; n < 3; ++n)
+    ASSERT_EQ(sink.push(numbered(n)), ReadingSink::Result::accepted);
+  EXPECT_EQ(loop.poll(), 1u);
+  EXPECT_EQ(intake.taken, (std::vector<std::int64_t>{0, 1, 2}));
+  // The next reading starts a new batch.
+  ASSERT_EQ(sink.push(numbered(3)), ReadingSink::Result::accepted);
+  loop.restart();
+  EXPECT_EQ(loop.poll(), 1u);
+  EXPECT_EQ(intake.taken, (std::vector<std::int64_t>{0, 1, 2, 3}));
+  EXPECT_EQ(sink.lost(), 0u);
 }
 
 }  // namespace
