@@ -17,6 +17,64 @@ namespace fieldlink::hub::mqtt {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
+namespace {
+
+// A filter in front of the socket's read side. With read-ahead OpenSSL asks the socket for as
+// much as its buffer holds; a read that returns less has almost certainly emptied the socket, so
+// the next read would only return EAGAIN. The filter answers that next read with "retry" itself,
+// which spares one read(2) per burst from the hub. A wrong guess costs nothing: the wait that
+// follows re-arms the socket in epoll, which reports data already there at once.
+// The BIO's data points at the owner's flag (TlsLink::socket_drained_).
+int drained_guard_read(BIO* b, char* out, int size) {
+  auto* drained = static_cast<bool*>(BIO_get_data(b));
+  BIO_clear_retry_flags(b);
+  if (*drained) {
+    *drained = false;
+    BIO_set_retry_read(b);
+    return -1;
+  }
+  const int n = BIO_read(BIO_next(b), out, size);
+  if (n <= 0) {
+    BIO_copy_next_retry(b);
+    return n;
+  }
+  *drained = n < size;
+  return n;
+}
+
+int drained_guard_write(BIO* b, const char* in, int size) {
+  BIO_clear_retry_flags(b);
+  const int n = BIO_write(BIO_next(b), in, size);
+  BIO_copy_next_retry(b);
+  return n;
+}
+
+long drained_guard_ctrl(BIO* b, int command, long number, void* pointer) {
+  BIO* next = BIO_next(b);
+  return next == nullptr ? 0 : BIO_ctrl(next, command, number, pointer);
+}
+
+int drained_guard_create(BIO* b) {
+  BIO_set_init(b, 1);
+  return 1;
+}
+
+// Built once, read-only afterwards, shared by every connection.
+const BIO_METHOD* drained_guard_method() {
+  static BIO_METHOD* const method = [] {
+    BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_FILTER, "fieldlink drained guard");
+    if (m == nullptr) return m;
+    BIO_meth_set_read(m, drained_guard_read);
+    BIO_meth_set_write(m, drained_guard_write);
+    BIO_meth_set_ctrl(m, drained_guard_ctrl);
+    BIO_meth_set_create(m, drained_guard_create);
+    return m;
+  }();
+  return method;
+}
+
+}  // namespace
+
 TlsLink::TlsLink(tcp::socket& socket, SSL_CTX* context) : socket_(socket), ssl_(SSL_new(context)) {
   // OpenSSL writes the socket with send() and no MSG_NOSIGNAL: a write after the hub closed the
   // connection would raise SIGPIPE and end the process instead of failing the one session.
@@ -36,7 +94,7 @@ void TlsLink::async_handshake(const std::string& host, Done done) {
   host_ = host;
   boost::system::error_code ec;
   socket_.non_blocking(true, ec);
-  if (ec || SSL_set_fd(ssl_, socket_.native_handle()) != 1) {
+  if (ec || !attach_socket()) {
     return asio::post(socket_.get_executor(), [done = std::move(done)] {
       done(Status{"cannot attach TLS to the socket", false});
     });
@@ -58,6 +116,25 @@ void TlsLink::async_handshake(const std::string& host, Done done) {
         return step_for(SSL_connect(ssl_), status);
       },
       [done = std::move(done)](Status status, std::size_t) { done(std::move(status)); });
+}
+
+bool TlsLink::attach_socket() {
+  // Reads go through the drained guard to the socket; writes go to the socket directly.
+  const BIO_METHOD* guard_method = drained_guard_method();
+  if (guard_method == nullptr) return false;
+  BIO* socket_bio = BIO_new_socket(socket_.native_handle(), BIO_NOCLOSE);
+  BIO* guard = BIO_new(guard_method);
+  if (socket_bio == nullptr || guard == nullptr || BIO_up_ref(socket_bio) != 1) {
+    BIO_free(guard);
+    BIO_free(socket_bio);
+    return false;
+  }
+  BIO_set_data(guard, &socket_drained_);
+  BIO_push(guard, socket_bio);
+  // The SSL owns both now: the chain (guard, then the socket) and the second reference to the
+  // socket BIO, released in SSL_free.
+  SSL_set_bio(ssl_, guard, socket_bio);
+  return true;
 }
 
 void TlsLink::async_read_some(char* data, std::size_t size, ReadDone done) {

@@ -45,11 +45,14 @@ class TlsLink {
   // Repeats `attempt`, waiting on the socket as OpenSSL asks, until it finishes.
   void drive(Attempt attempt, ReadDone done);
   Step step_for(int result, Status& status);
+  // Gives OpenSSL the socket (see the drained guard in tls_link.cpp); false if out of memory.
+  bool attach_socket();
   std::string describe_failure(unsigned long code) const;
 
   boost::asio::ip::tcp::socket& socket_;
   SSL* ssl_;
   std::string host_;
+  bool socket_drained_ = false;  // the last socket read returned less than asked
 };
 
 }  // namespace fieldlink::hub::mqtt
