@@ -1,6 +1,6 @@
 #pragma once
 // Shared pieces of the journal tests: a temporary state directory, a scripted free-space probe, a
-// logger that keeps what it was told, and message builders.
+// logger that keeps what it was told (tests/fixtures), and message builders.
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
@@ -13,6 +13,7 @@
 #include "config/config.hpp"
 #include "core/log.hpp"
 #include "core/message.hpp"
+#include "recording_logger.hpp"
 #include "store/free_space_probe.hpp"
 
 namespace fieldlink::testing_support {
@@ -44,26 +45,6 @@ class ScriptedProbe final : public FreeSpaceProbe {
   std::optional<std::uint64_t> available;  // nullopt: unknown
   std::function<std::uint64_t()> model;    // if set, asked instead (a filesystem that fills up)
   mutable int calls = 0;
-};
-
-class RecordingLogger final : public Logger {
- public:
-  struct Record {
-    LogLevel level;
-    std::string event;
-    std::string message;
-  };
-  void log(LogLevel level, const LogFields& fields, std::string_view message) override {
-    records.push_back({level, std::string(fields.event), std::string(message)});
-  }
-  std::vector<Record> with_event(std::string_view event) const {
-    std::vector<Record> out;
-    for (const auto& r : records) {
-      if (r.event == event) out.push_back(r);
-    }
-    return out;
-  }
-  std::vector<Record> records;
 };
 
 inline config::StoreConfig store_config(std::uint64_t max_size = 64u << 20) {

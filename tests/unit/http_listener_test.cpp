@@ -26,6 +26,7 @@
 #include <boost/beast/http.hpp>
 
 #include "core/log.hpp"
+#include "recording_logger.hpp"
 #include "status/http_listener.hpp"
 
 namespace fieldlink {
@@ -36,28 +37,7 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using namespace std::chrono_literals;
 
-class RecordingLog final : public Logger {
- public:
-  struct Record {
-    LogLevel level;
-    std::string event;
-    std::string message;
-  };
-
-  void log(LogLevel level, const LogFields& f, std::string_view message) override {
-    records.push_back({level, std::string(f.event), std::string(message)});
-  }
-
-  std::vector<Record> with_event(std::string_view event) const {
-    std::vector<Record> found;
-    for (const auto& r : records) {
-      if (r.event == event) found.push_back(r);
-    }
-    return found;
-  }
-
-  std::vector<Record> records;
-};
+using testing_support::RecordingLogger;
 
 int highest_open_fd() {
   int highest = 2;
@@ -198,7 +178,7 @@ class HttpListenerAcceptFailure : public ::testing::Test {
   const std::string emfile_text = beast::error_code(EMFILE, boost::system::system_category())
                                       .message();  // "Too many open files"
   asio::io_context loop;
-  RecordingLog log;
+  RecordingLogger log;
   std::optional<HttpListener> listener;
   asio::ip::tcp::endpoint endpoint;
   asio::ip::tcp::socket client{loop};
