@@ -1,10 +1,11 @@
 #pragma once
-// The seam between the MQTT adapter and libmosquitto (design.md §9): a small interface with one
-// real implementation (MosquittoClient) so unit tests can drive connect failures, lost
+// The seam between the MQTT adapter and its broker client (design.md §9): a small interface with
+// two real implementations, LocalBrokerClient (our own, for plain TCP and unix sockets) and
+// MosquittoClient (libmosquitto, for TLS), so unit tests can drive connect failures, lost
 // connections and refused publishes without a broker.
 //
 // Threads: `start` and `stop` are called on the core loop. The events run on the client's own
-// network thread (libmosquitto's `mosquitto_loop_start` thread), one at a time, never after
+// network thread, one at a time, never after
 // `stop` has returned. `subscribe`, `publish` and `cut` may be called from the core loop or from
 // inside an event; they never block on the network.
 #include <chrono>
@@ -51,7 +52,7 @@ class BrokerClient {
     std::function<void(bool accepted, bool session_present, const std::string& why)> connected;
     std::function<void(const std::string& why)> disconnected;  // reconnects by itself after it
     // For QoS 1, the PUBACK is queued before this runs and written to the socket only after it
-    // returns (libmosquitto 2.0 threaded loop); see MqttAdapter for what that buys.
+    // returns; see MqttAdapter for what that buys.
     std::function<void(const InboundMessage&)> message;
     std::function<void(int message_id)> published;  // the broker acknowledged our QoS 1 publish
   };
@@ -72,5 +73,7 @@ class BrokerClient {
 };
 
 std::unique_ptr<BrokerClient> make_mosquitto_client(BrokerEndpoint endpoint);
+// LocalBrokerClient without TLS, MosquittoClient with it.
+std::unique_ptr<BrokerClient> make_broker_client(BrokerEndpoint endpoint);
 
 }  // namespace fieldlink::mqtt

@@ -49,7 +49,7 @@ class MqttAdapter final : public Adapter {
   using ClientFactory = std::function<std::unique_ptr<BrokerClient>(BrokerEndpoint)>;
 
   MqttAdapter(AdapterContext context, std::shared_ptr<const MqttSettings> settings,
-              ClientFactory make_client = make_mosquitto_client);
+              ClientFactory make_client = make_broker_client);
   ~MqttAdapter() override;  // stops the client (joins its thread) if stop() was not called
 
   const AdapterName& name() const override { return settings_->name; }

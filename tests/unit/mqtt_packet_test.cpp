@@ -31,6 +31,13 @@ TEST(MqttEncode, ConnectForAnIdentityWithSas) {
   EXPECT_EQ(static_cast<unsigned char>(encode(x509)[9]), 0x80);  // user name only
 }
 
+TEST(MqttEncode, AnonymousConnectCarriesNoUserNameField) {
+  // A local broker's anonymous client: an empty user name would be a user name (and refused by a
+  // broker with a password file), so the flag and the field are left out.
+  Connect c{"gw", std::nullopt, std::nullopt, 30, false};
+  EXPECT_EQ(encode(c), bytes({0x10, 14, 0, 4, 'M', 'Q', 'T', 'T', 4, 0x00, 0, 30, 0, 2, 'g', 'w'}));
+}
+
 TEST(MqttEncode, PublishQos1AndLongRemainingLength) {
   Publish p{"t", std::string(200, 'x'), 1, true, false, 0x0102};
   const auto out = encode(p);

@@ -54,13 +54,14 @@ std::string encode(const Connect& p) {
   std::string body;
   put_string(body, "MQTT");
   body += static_cast<char>(4);  // protocol level 3.1.1
-  std::uint8_t flags = 0x80;     // user name
+  std::uint8_t flags = 0;
+  if (p.username) flags |= 0x80;
   if (p.password) flags |= 0x40;
   if (p.clean_session) flags |= 0x02;
   body += static_cast<char>(flags);
   put_u16(body, p.keepalive_seconds);
   put_string(body, p.client_id);
-  put_string(body, p.username);
+  if (p.username) put_string(body, *p.username);
   if (p.password) put_string(body, *p.password);
   return frame(kConnect << 4, body);
 }

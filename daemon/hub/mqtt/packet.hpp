@@ -14,7 +14,7 @@ namespace fieldlink::hub::mqtt {
 
 struct Connect {
   std::string client_id;
-  std::string username;
+  std::optional<std::string> username;  // absent for an anonymous client (a local broker)
   std::optional<std::string> password;  // absent for X.509 identities
   std::uint16_t keepalive_seconds = 0;
   bool clean_session = false;
