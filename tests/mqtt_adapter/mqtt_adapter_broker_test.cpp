@@ -120,15 +120,18 @@ class AdapterOnBroker : public ::testing::Test {
  protected:
   explicit AdapterOnBroker(MosquittoOptions options = {}) : broker(options) {}
 
+  // How the adapter reaches the broker (make_broker_client picks the client from it).
+  virtual std::string endpoint_yaml() {
+    return "    port: " + std::to_string(broker.plain_port()) + "\n";
+  }
+
   void SetUp() override {
     std::ofstream(broker.dir() + "/fieldlink.yaml")
         << "adapters:\n"
            "  - name: plant\n"
            "    type: mqtt\n"
-           "    port: "
-        << broker.plain_port()
-        << "\n"
-           "    client_id: fieldlink-it\n"
+        << endpoint_yaml()
+        << "    client_id: fieldlink-it\n"
            "    reconnect_min: 1s\n"
            "    reconnect_max: 2s\n"
            "    topics:\n"
@@ -190,6 +193,9 @@ class AdapterOnBroker : public ::testing::Test {
     }
     return false;
   }
+
+  // Twenty readings up from one device and a C2D message down to it.
+  void readings_up_and_c2d_down();
 
   Outcome execute(Command::Kind kind, const std::string& device, const std::string& name,
                   const std::string& payload, std::chrono::milliseconds timeout) {
@@ -425,6 +431,46 @@ TEST_F(AdapterOnPersistentBroker, BrokerRestartLosesNoHeldMessage) {
   const auto s = status();
   EXPECT_EQ(s["connected"], true);
   EXPECT_GE(s["connects"], 2);
+}
+
+// The two other ways to the broker: TLS goes through libmosquitto (MosquittoClient), a unix
+// socket through LocalBrokerClient. Each carries readings up and a C2D message down.
+void AdapterOnBroker::readings_up_and_c2d_down() {
+  TestMqttClient devices("devices", broker.plain_port());
+  devices.subscribe("plant/s1/c2d");
+  for (int i = 0; i < 20; ++i)
+    devices.publish("plant/s1/telemetry", "{\"seq\": " + std::to_string(i) + "}");
+  ASSERT_TRUE(devices.wait_acked(10s));
+  ASSERT_TRUE(sink.wait([](const auto& rs) { return telemetry_count(rs) >= 20; }));
+  EXPECT_EQ(first_arrivals(sink.of_kind(ReadingKind::telemetry)).at("mqtt://plant/s1"),
+            iota(0, 20));
+  const auto outcome = execute(Command::Kind::c2d, "s1", {}, "open valve", 10s);
+  EXPECT_EQ(outcome.status, 200) << outcome.payload;
+  EXPECT_EQ(devices.wait_received(1, 10s),
+            (std::vector<TestMqttClient::Received>{{"plant/s1/c2d", "open valve"}}));
+}
+
+class AdapterOverTls : public AdapterOnBroker {
+ protected:
+  std::string endpoint_yaml() override {
+    return "    host: localhost\n    port: " + std::to_string(broker.tls_port()) +
+           "\n    tls: true\n    ca_file: " + broker.ca_file() + "\n";
+  }
+};
+
+TEST_F(AdapterOverTls, ReadingsUpAndC2dDownThroughLibmosquitto) {
+  readings_up_and_c2d_down();
+  EXPECT_EQ(status()["broker"], "localhost:" + std::to_string(broker.tls_port()));
+}
+
+class AdapterOnUnixSocket : public AdapterOnBroker {
+ protected:
+  std::string endpoint_yaml() override { return "    socket: " + broker.unix_socket() + "\n"; }
+};
+
+TEST_F(AdapterOnUnixSocket, ReadingsUpAndC2dDownThroughTheOwnClient) {
+  readings_up_and_c2d_down();
+  EXPECT_EQ(status()["broker"], "unix:" + broker.unix_socket());
 }
 
 }  // namespace
