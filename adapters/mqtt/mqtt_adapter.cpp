@@ -71,12 +71,26 @@ MqttAdapter::~MqttAdapter() {
   if (client_) client_->stop();
 }
 
+// Through the same inbox as the messages, so the loop sees events in the order they happened
+// (a disconnect's log line does not come after the next connection's messages).
 template <class F>
 void MqttAdapter::on_loop(F&& work) {
-  boost::asio::post(context_.loop,
-                    [life = std::weak_ptr<int>(life_), work = std::forward<F>(work)] {
-                      if (life.lock()) work();
-                    });
+  hand_over(Handover{.work = std::forward<F>(work)});
+}
+
+void MqttAdapter::hand_over(Handover item) {
+  bool first;
+  {
+    std::lock_guard lock(inbox_mutex_);
+    first = inbox_.empty();
+    inbox_.push_back(std::move(item));
+  }
+  // A non-empty inbox has a take_inbox posted that has not taken it yet.
+  if (first) {
+    boost::asio::post(context_.loop, [this, life = std::weak_ptr<int>(life_)] {
+      if (life.lock()) take_inbox();
+    });
+  }
 }
 
 void MqttAdapter::start() {
@@ -239,13 +253,14 @@ void MqttAdapter::deliver(const std::string& key, std::vector<std::pair<std::str
     return;
   }
   ++readings_;
-  on_loop([this, key, kind] { observe(key, true, kind == ReadingKind::reported, {}); });
+  hand_over(Handover{.key = key, .reported = kind == ReadingKind::reported});
 }
 
 void MqttAdapter::reject(const std::string& key, std::string_view topic, std::string why) {
   // A key that is not valid cannot name a device; such messages are counted for the adapter.
-  on_loop([this, key = valid_device_key(key) ? key : std::string{},
-           why = std::string(topic) + ": " + why] { observe(key, false, false, why); });
+  hand_over(Handover{.key = valid_device_key(key) ? key : std::string{},
+                     .valid = false,
+                     .why = std::string(topic) + ": " + why});
 }
 
 // libmosquitto has already read the whole payload (the broker's message_size_limit bounds that);
@@ -318,6 +333,28 @@ bool MqttAdapter::method_answer(const InboundMessage& m) {
 
 // ---- core loop ------------------------------------------------------------------------------
 
+void MqttAdapter::take_inbox() {
+  {
+    std::lock_guard lock(inbox_mutex_);
+    taking_.swap(inbox_);
+  }
+  // Presence is reported once per run of messages rather than after each: within a run it only
+  // turns online, so the readings are the same. Work that follows a run sees it reported; work
+  // alone (a method answer marks its device seen) leaves it to the presence tick.
+  bool observed = false;
+  for (auto& item : taking_) {
+    if (!item.work) {
+      observe(item.key, item.valid, item.reported, item.why);
+      observed = true;
+      continue;
+    }
+    if (std::exchange(observed, false)) flush_presence();
+    item.work();
+  }
+  taking_.clear();  // keeps its capacity for the next batch
+  if (observed) flush_presence();
+}
+
 void MqttAdapter::observe(const std::string& key, bool valid, bool reported,
                           const std::string& why) {
   if (key.empty()) {
@@ -337,7 +374,6 @@ void MqttAdapter::observe(const std::string& key, bool valid, bool reported,
                            "skipped an invalid payload on " + why);
     }
   }
-  flush_presence();
 }
 
 void MqttAdapter::flush_presence() {

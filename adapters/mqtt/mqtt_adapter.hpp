@@ -14,6 +14,9 @@
 //    what the broker has been acknowledged is already in the sink. The sink is therefore called
 //    from the network thread (messages) and from the core loop (presence readings): it must be
 //    thread-safe. `context.clock` is read from both threads as well.
+//  - What the network thread has for the core loop (device counters, logs, method answers) goes
+//    through one inbox, in order; a handler is posted only when the inbox was empty, so a busy
+//    loop takes many messages per handler.
 //  - The daemon's sink makes this thread wait while the journal's intake is full (so the broker
 //    holds the stream back for us); it answers backpressure only when the daemon is stopping or
 //    the journal has made no room for a long time.
@@ -26,10 +29,13 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -65,6 +71,15 @@ class MqttAdapter final : public Adapter {
   struct Pending;
   struct Timer;
   enum class Gate { backpressure, disconnected, unattributed };
+  // What the network thread hands to the core loop, in the order it happened: a message to
+  // count for its device, or (rarely) other work, which must not overtake the messages before it.
+  struct Handover {
+    std::string key{};  // "" for a message of no known device
+    bool valid = true;
+    bool reported = false;
+    std::string why{};             // an invalid message: its topic and what is wrong with it
+    std::function<void()> work{};  // set: run this instead
+  };
 
   // Network thread.
   void on_connected(bool accepted, bool session_present, const std::string& why);
@@ -76,9 +91,13 @@ class MqttAdapter final : public Adapter {
   std::string topic_device_key(std::string_view topic) const;
   bool method_answer(const InboundMessage& message);
 
-  // Core loop.
+  // Network thread: queue for the core loop.
   template <class F>
   void on_loop(F&& work);
+  void hand_over(Handover item);
+
+  // Core loop.
+  void take_inbox();
   void observe(const std::string& key, bool valid, bool reported, const std::string& why);
   void flush_presence();
   void arm_presence_timer();
@@ -103,11 +122,17 @@ class MqttAdapter final : public Adapter {
   bool fresh_session_ = true;
   bool refusing_ = false;
 
+  // One post per batch, not per message: the network thread posts take_inbox only when it finds
+  // the inbox empty, so while the loop is busy messages queue here and are taken together.
+  std::mutex inbox_mutex_;
+  std::vector<Handover> inbox_;  // guarded by inbox_mutex_
+
   // Counted on the network thread, read by describe().
   std::atomic<std::uint64_t> readings_{0}, unmatched_{0}, backpressure_{0}, retained_skipped_{0},
       too_large_{0};
 
   // Core loop only.
+  std::vector<Handover> taking_;  // the inbox being taken; swapped with it to keep both capacities
   DeviceTable devices_;
   bool connected_ = false;
   bool stopped_ = false;

@@ -220,6 +220,51 @@ TEST_F(MqttAdapterTest, PayloadsOverMaxPayloadAreCountedAsTooLargeAndSkipped) {
   EXPECT_EQ(std::count(log.events.begin(), log.events.end(), "mqtt.invalid_payload"), 1);
 }
 
+TEST_F(MqttAdapterTest, MessagesWhileTheLoopIsBusyAreObservedInOneHandler) {
+  // The network thread hands observations over in batches: one handler for everything that
+  // arrived while the loop did not run, not one per message.
+  client->message("plant/s1/telemetry", R"({"t": 1})");
+  client->message("plant/s2/level", "7");
+  client->message("plant/s1/telemetry", "{broken");
+  client->message("plant/s1/reported", R"({"fw": 1})");
+  client->message("plant/a+b/level", "1");  // unattributed
+  client->message("plant/s2/level", "8");
+  EXPECT_EQ(loop.poll(), 1u);
+  const auto s = status();
+  EXPECT_EQ(s["readings"], 4);
+  EXPECT_EQ(s["devices"]["s1"]["messages"], 2);
+  EXPECT_EQ(s["devices"]["s1"]["invalid"], 1);
+  EXPECT_EQ(s["devices"]["s1"]["reported"], 1);
+  EXPECT_EQ(s["devices"]["s2"]["messages"], 2);
+  EXPECT_EQ(s["unattributed_invalid"], 1);
+  // Presence once per device.
+  std::vector<std::string> online;
+  for (const auto& r : sink.of_kind(ReadingKind::reported)) {
+    if (r.values.at(0).first == "fieldlink.online") online.push_back(r.source.str());
+  }
+  EXPECT_EQ(online, (std::vector<std::string>{"mqtt://plant/s1", "mqtt://plant/s2"}));
+  // The next batch posts its own handler.
+  client->message("plant/s2/level", "9");
+  EXPECT_EQ(loop.poll(), 1u);
+  EXPECT_EQ(status()["devices"]["s2"]["messages"], 3);
+  EXPECT_EQ(loop.poll(), 0u);
+}
+
+TEST_F(MqttAdapterTest, OtherEventsKeepTheirPlaceAmongBatchedMessages) {
+  client->message("plant/s1/telemetry", "{broken");
+  client->events.disconnected("gone");
+  client->events.connected(true, true, "");
+  client->message("plant/s2/telemetry", "{broken");
+  loop.poll();
+  const auto tail = std::vector<std::string>(log.events.end() - 4, log.events.end());
+  EXPECT_EQ(tail, (std::vector<std::string>{"mqtt.invalid_payload", "mqtt.disconnected",
+                                            "mqtt.connected", "mqtt.invalid_payload"}));
+  const auto s = status();
+  EXPECT_EQ(s["connected"], true);
+  EXPECT_EQ(s["connects"], 2);
+  EXPECT_EQ(s["disconnects"], 1);
+}
+
 TEST(MqttSettingsMaxPayload, IsReadAsASizeAndRangeChecked) {
   EXPECT_EQ(settings("    max_payload: 100B\n")->max_payload.bytes, 100u);
   fieldlink::testing::TempDir dir;
