@@ -263,7 +263,7 @@ void MqttAdapter::reject(const std::string& key, std::string_view topic, std::st
                      .why = std::string(topic) + ": " + why});
 }
 
-// libmosquitto has already read the whole payload (the broker's message_size_limit bounds that);
+// The client has already read the whole payload (the broker's message_size_limit bounds that);
 // this bounds what is decoded, journaled and sent on. Counted as an invalid message of the device
 // the topic names, so an operator sees whose payloads are too big.
 void MqttAdapter::skip_too_large(const InboundMessage& m) {

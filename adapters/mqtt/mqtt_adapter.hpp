@@ -9,8 +9,8 @@
 //  - Adapter members (start, stop, execute, describe) run on the core loop, as do OutcomeHandlers
 //    and the device table (presence, counters).
 //  - Incoming messages are handled on the BrokerClient's network thread. The reading is pushed
-//    into `context.sink` synchronously there, before the callback returns: libmosquitto queues
-//    the QoS 1 PUBACK before calling us but writes it only after the callback (threaded mode), so
+//    into `context.sink` synchronously there, before the callback returns: the client queues the
+//    QoS 1 PUBACK before calling us but writes it only after the callback (broker_client.hpp), so
 //    what the broker has been acknowledged is already in the sink. The sink is therefore called
 //    from the network thread (messages) and from the core loop (presence readings): it must be
 //    thread-safe. `context.clock` is read from both threads as well.
