@@ -1,13 +1,13 @@
 #pragma once
-// Hands readings from adapter threads (libmosquitto's network thread) to the router on the core
+// Hands readings from adapter threads (the MQTT adapter's network thread) to the router on the core
 // loop, in order, without ever dropping one. A reading pushed on the loop itself goes straight
 // through (loop adapters handle backpressure themselves: a Modbus poll is skipped and counted).
 //
 // Flow control: an adapter thread that pushes while `limit` readings stand between it and a
 // journal commit (readings handed over but not yet in the journal's intake, plus the intake's
-// own depth) waits until a commit makes room. For the local broker that means libmosquitto stops
+// own depth) waits until a commit makes room. For the local broker that means its client stops
 // reading its socket, so the broker keeps the messages queued for our persistent session — the
-// way to slow a QoS 1 stream down without losing what libmosquitto has already acknowledged.
+// way to slow a QoS 1 stream down without losing what the client has already acknowledged.
 // A reading the journal's intake refuses anyway (loop adapters filled it meanwhile) is held here
 // and offered again, in order, after the next commit.
 // The wait is bounded (`max_wait`, and close()): a push that gives up answers backpressure.

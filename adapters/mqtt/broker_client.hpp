@@ -67,8 +67,10 @@ class BrokerClient {
   // QoS 1, not retained; `message_id` identifies the later `published` event.
   virtual BrokerStatus publish(const std::string& topic, std::string_view payload,
                                int& message_id) = 0;
-  // Drops the connection at once without writing what is queued (notably PUBACKs not yet sent),
-  // so the broker keeps those messages for this session and sends them again on reconnect.
+  // Ends the connection without acknowledging the message whose event is running (when called
+  // from one) or any message after it, so the broker keeps those for this session and sends them
+  // again on reconnect. Messages whose events returned before may be acknowledged or not (sent
+  // again: at-least-once); LocalBrokerClient acknowledges them before it disconnects.
   virtual void cut() = 0;
 };
 

@@ -6,8 +6,8 @@
 // for each PUBACK: at 12,000 messages/s that thread was the gateway's busiest. This one reads what
 // the socket holds in one call, hands every message in it to `message`, and then writes the
 // PUBACKs of the whole pass in one call. So, as the contract in broker_client.hpp says, no
-// message is acknowledged before its event has returned, and `cut` from inside an event drops
-// the acknowledgements of the pass unwritten.
+// message is acknowledged before its event has returned, and `cut` from inside an event leaves
+// that message and the rest of the pass unacknowledged.
 //
 // TLS to the local broker stays with MosquittoClient (make_broker_client chooses).
 //
@@ -68,6 +68,9 @@ class LocalBrokerClient final : public BrokerClient {
   bool read_some(std::string& why);
   // Handles every whole packet in in_, appending PUBACKs to `acks`; nullopt to go on.
   std::optional<Ended> handle_packets(std::string& acks, bool& up);
+  // Ends the connection from our side, PUBACKs due first (see the .cpp).
+  Ended disconnect(Ended ended);
+  static Ended cut_ending(bool up);
   // Writes as much of out_ as the socket takes now; false with `why` on an error.
   bool write_some(std::string& why);
   // Waits for the socket (`events`) or a wake-up until `deadline`; the socket's revents.

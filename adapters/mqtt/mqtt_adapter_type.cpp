@@ -7,7 +7,7 @@ namespace fieldlink::mqtt {
 
 AdapterType mqtt_adapter_type() {
   return AdapterType{
-      "mqtt", "Devices on the plant's local MQTT broker (libmosquitto, QoS 1, persistent session)",
+      "mqtt", "Devices on the plant's local MQTT broker (QoS 1, persistent session)",
       [](const ConfigNode& item, const std::string& path,
          Diagnostics& diagnostics) -> std::shared_ptr<const AdapterSettings> {
         return parse_mqtt_settings(item, path, diagnostics);
