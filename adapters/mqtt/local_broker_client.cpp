@@ -31,23 +31,6 @@ constexpr std::size_t kReadChunk = 64 * 1024;
 // packet here would only make the broker send it again after every reconnect.
 constexpr std::size_t kMaxPacket = 268'435'455;
 
-std::string connack_text(std::uint8_t code) {
-  switch (code) {
-    case 1:
-      return "unacceptable protocol version";
-    case 2:
-      return "client identifier rejected";
-    case 3:
-      return "server unavailable";
-    case 4:
-      return "bad user name or password";
-    case 5:
-      return "not authorised";
-    default:
-      return "CONNACK return code " + std::to_string(code);
-  }
-}
-
 }  // namespace
 
 LocalBrokerClient::LocalBrokerClient(BrokerEndpoint endpoint)
@@ -409,7 +392,8 @@ std::optional<LocalBrokerClient::Ended> LocalBrokerClient::handle_packets(std::s
     } else if (auto* connack = std::get_if<wire::Connack>(&packet)) {
       if (up) return Ended{"protocol error from the broker: a second CONNACK", true, up};
       if (connack->return_code != 0) {
-        if (events_.connected) events_.connected(false, false, connack_text(connack->return_code));
+        if (events_.connected)
+          events_.connected(false, false, wire::connack_text(connack->return_code));
         return Ended{"refused", false, false};
       }
       up = true;

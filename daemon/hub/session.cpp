@@ -32,20 +32,10 @@ constexpr std::size_t kMaxInbound = 160 * 1024;
 constexpr milliseconds kDrainLimit = 10s;
 
 std::string describe_connack(std::uint8_t rc) {
-  switch (rc) {
-    case 1:
-      return "unacceptable protocol version";
-    case 2:
-      return "client identifier rejected";
-    case 3:
-      return "server unavailable";
-    case 4:
-      return "bad user name or password";
-    case 5:
-      return "not authorized (wrong or expired key, or the identity is disabled or deleted)";
-    default:
-      return "refused with code " + std::to_string(rc);
-  }
+  // 5 from the hub means the credential: say which ones it can be.
+  if (rc == 5)
+    return "not authorized (wrong or expired key, or the identity is disabled or deleted)";
+  return mqtt::connack_text(rc);
 }
 
 }  // namespace

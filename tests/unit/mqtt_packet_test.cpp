@@ -31,6 +31,12 @@ TEST(MqttEncode, ConnectForAnIdentityWithSas) {
   EXPECT_EQ(static_cast<unsigned char>(encode(x509)[9]), 0x80);  // user name only
 }
 
+TEST(MqttConnack, ReturnCodesAreNamed) {
+  EXPECT_EQ(connack_text(4), "bad user name or password");
+  EXPECT_EQ(connack_text(5), "not authorized");
+  EXPECT_EQ(connack_text(9), "refused with code 9");
+}
+
 TEST(MqttEncode, AnonymousConnectCarriesNoUserNameField) {
   // A local broker's anonymous client: an empty user name would be a user name (and refused by a
   // broker with a password file), so the flag and the field are left out.

@@ -99,6 +99,23 @@ std::string encode(const Subscribe& p) {
   return frame((kSubscribe << 4) | 0x02, body);  // SUBSCRIBE's reserved flags are 0010
 }
 
+std::string connack_text(std::uint8_t return_code) {
+  switch (return_code) {
+    case 1:
+      return "unacceptable protocol version";
+    case 2:
+      return "client identifier rejected";
+    case 3:
+      return "server unavailable";
+    case 4:
+      return "bad user name or password";
+    case 5:
+      return "not authorized";
+    default:
+      return "refused with code " + std::to_string(return_code);
+  }
+}
+
 std::string encode_pingreq() {
   return std::string{static_cast<char>(kPingreq << 4), '\0'};
 }

@@ -60,6 +60,8 @@ std::string encode_publish(const Publish& p, std::string_view payload);
 std::string encode(const Puback& p);
 std::string encode(const Subscribe& p);
 std::string encode_pingreq();
+// What a CONNACK return code means (MQTT 3.1.1, 3.2.2.3), for logs.
+std::string connack_text(std::uint8_t return_code);
 std::string encode_disconnect();
 
 // Incremental decoder for bytes from the server.
