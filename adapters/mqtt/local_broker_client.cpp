@@ -152,6 +152,9 @@ void LocalBrokerClient::run() {
     {
       std::lock_guard lock(mutex_);
       connected_ = false;
+      // Publishes in it are in in_flight_ too and go again after the next CONNACK; a SUBSCRIBE
+      // is made again by the adapter on that connect.
+      outbox_.clear();
     }
     if (stopping()) return;
     if (ended.was_up) delay = endpoint_.reconnect_min;
@@ -188,14 +191,17 @@ LocalBrokerClient::Ended LocalBrokerClient::session() {
   const auto connack_deadline = Clock::now() + kOpenTimeout;
   std::string why;
   while (true) {
+    bool cut = false;
     {
       std::lock_guard lock(mutex_);
-      if (cut_) return disconnect(cut_ending(up));
-      if (up && !outbox_.empty()) {
+      cut = cut_;
+      if (!cut && up && !outbox_.empty()) {
         out_ += outbox_;
         outbox_.clear();
       }
     }
+    // Not under mutex_: disconnect() may wait up to a second, and publish() must not.
+    if (cut) return disconnect(cut_ending(up));
     if (stopping()) return disconnect(Ended{"", false, up});
     if (!write_some(why)) return {why, true, up};
     if (readable_) {
@@ -370,8 +376,12 @@ std::optional<LocalBrokerClient::Ended> LocalBrokerClient::handle_packets(std::s
       const auto earned = acks.size();  // the PUBACKs of the messages before this one
       if (p->qos == 1) acks += wire::encode(wire::Puback{p->packet_id});
       if (events_.message) events_.message(InboundMessage{p->topic, p->payload, p->qos, p->retain});
-      std::lock_guard lock(mutex_);
-      if (cut_) {
+      bool cut = false;
+      {
+        std::lock_guard lock(mutex_);
+        cut = cut_;
+      }
+      if (cut) {
         // Cut from inside this event: this message and the rest of the pass stay unacknowledged.
         acks.resize(earned);
         out_ += acks;

@@ -10,6 +10,7 @@
 #include <future>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "adapters/mqtt/local_broker_client.hpp"
@@ -242,6 +243,33 @@ TEST(LocalBrokerClient, APublishMadeWhileTheBrokerIsDownGoesOutAfterTheReconnect
     return std::any_of(r.messages_.begin(), r.messages_.end(),
                        [](const auto& m) { return m.second == "while down"; });
   }));
+}
+
+TEST(LocalBrokerClient, APublishQueuedWhenTheConnectionIsCutGoesOutOnceAfterTheReconnect) {
+  MosquittoBroker broker;
+  TestMqttClient watcher("watcher", broker.plain_port());
+  watcher.subscribe("echo/#");
+  TestMqttClient publisher("publisher", broker.plain_port());
+  Recorder recorder;
+  LocalBrokerClient client(endpoint_for(broker, "gw"));
+  bool done = false;  // network thread only
+  int id = 0;
+  // From inside the event, so nothing of the client's loop runs between the publish and the cut.
+  recorder.on_message = [&](const InboundMessage& m) {
+    if (m.payload != "go" || std::exchange(done, true)) return;
+    client.publish("echo/x", "once", id);
+    client.cut();
+  };
+  ASSERT_TRUE(client.start(recorder.events(client, {"t/#"})).ok());
+  ASSERT_TRUE(subscribed(publisher, recorder, "t/probe"));
+  publisher.publish("t/a", "go");
+  ASSERT_TRUE(recorder.wait([](Recorder& r) { return !r.published_.empty(); }));
+  EXPECT_EQ(recorder.read([](Recorder& r) { return r.published_; }), std::vector<int>{id});
+  publisher.publish("echo/x", "end");  // after it, nothing more of ours can be on its way
+  const auto seen = watcher.wait_received(2, 10s);
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0].second, "once");
+  EXPECT_EQ(seen[1].second, "end");
 }
 
 TEST(LocalBrokerClient, ConnectsOverAUnixSocket) {
