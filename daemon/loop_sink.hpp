@@ -80,10 +80,7 @@ class LoopSink final : public ReadingSink {
       held_.pop_front();
       ++given;
     }
-    std::lock_guard lock(mutex_);
-    in_hand_ -= given;
-    intake_ = intake_depth_();
-    room_.notify_all();
+    release(given);
   }
 
   // Core loop, at shutdown: threads still waiting give up (their adapters are stopping).
@@ -115,6 +112,10 @@ class LoopSink final : public ReadingSink {
       }
     }
     taking_.clear();  // keeps its capacity for the next batch
+    release(given);
+  }
+  // `given` readings have left our hands: waiting pushers may have room now.
+  void release(std::size_t given) {
     std::lock_guard lock(mutex_);
     in_hand_ -= given;
     intake_ = intake_depth_();
