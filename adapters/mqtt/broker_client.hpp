@@ -13,6 +13,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 namespace fieldlink::mqtt {
@@ -77,5 +78,9 @@ class BrokerClient {
 std::unique_ptr<BrokerClient> make_mosquitto_client(BrokerEndpoint endpoint);
 // LocalBrokerClient without TLS, MosquittoClient with it.
 std::unique_ptr<BrokerClient> make_broker_client(BrokerEndpoint endpoint);
+
+// Starts a client's network thread, named `mqtt <client id>` (cut to the 15 characters Linux
+// keeps) so that `top -H` and the benchmarks tell it from the core loop.
+std::thread start_network_thread(const std::string& client_id, std::function<void()> body);
 
 }  // namespace fieldlink::mqtt

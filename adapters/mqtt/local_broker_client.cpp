@@ -5,7 +5,6 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
-#include <pthread.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -45,23 +44,14 @@ BrokerStatus LocalBrokerClient::start(Events events) {
   events_ = std::move(events);
   wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (wake_fd_ < 0) return {errno, std::strerror(errno)};
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = false;
-  }
-  thread_ = std::thread([this] { run(); });
-  // Named, so that `top -H` and the benchmarks tell the adapter's thread from the core loop.
-  pthread_setname_np(thread_.native_handle(),
-                     ("mqtt " + endpoint_.client_id).substr(0, 15).c_str());
+  stopping_ = false;
+  thread_ = start_network_thread(endpoint_.client_id, [this] { run(); });
   return {};
 }
 
 void LocalBrokerClient::stop() {
   if (!thread_.joinable()) return;
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-  }
+  stopping_ = true;
   wake();
   thread_.join();
   ::close(wake_fd_);
@@ -101,7 +91,6 @@ BrokerStatus LocalBrokerClient::publish(const std::string& topic, std::string_vi
 }
 
 void LocalBrokerClient::cut() {
-  std::lock_guard lock(mutex_);
   cut_ = true;
   wake();
 }
@@ -120,11 +109,6 @@ void LocalBrokerClient::wake() {
   const std::uint64_t one = 1;
   // Cannot fail but by overflowing the counter, which a pending wake-up already covers.
   (void)!::write(wake_fd_, &one, sizeof one);
-}
-
-bool LocalBrokerClient::stopping() {
-  std::lock_guard lock(mutex_);
-  return stopping_;
 }
 
 short LocalBrokerClient::wait(short events, Clock::time_point deadline) {
@@ -146,7 +130,7 @@ void LocalBrokerClient::close_socket() {
 
 void LocalBrokerClient::run() {
   std::chrono::milliseconds delay = endpoint_.reconnect_min;
-  while (!stopping()) {
+  while (!stopping_) {
     const auto ended = session();
     close_socket();
     {
@@ -156,22 +140,19 @@ void LocalBrokerClient::run() {
       // is made again by the adapter on that connect.
       outbox_.clear();
     }
-    if (stopping()) return;
+    if (stopping_) return;
     if (ended.was_up) delay = endpoint_.reconnect_min;
     if (ended.report && events_.disconnected) events_.disconnected(ended.why);
     const auto until = Clock::now() + std::max(delay, kShortestDelay);
-    while (!stopping() && Clock::now() < until)
+    while (!stopping_ && Clock::now() < until)
       wait(0, until);
     delay = std::min(delay * 2, std::chrono::milliseconds(endpoint_.reconnect_max));
   }
 }
 
 LocalBrokerClient::Ended LocalBrokerClient::session() {
-  {
-    std::lock_guard lock(mutex_);
-    cut_ = false;  // a cut asked for between connections has nothing left to cut
-  }
-  if (auto why = open_socket()) return {"cannot connect: " + *why, !stopping(), false};
+  cut_ = false;  // a cut asked for between connections has nothing left to cut
+  if (auto why = open_socket()) return {"cannot connect: " + *why, !stopping_, false};
   in_.assign(kReadChunk, '\0');
   in_begin_ = in_end_ = 0;
   readable_ = false;
@@ -191,18 +172,13 @@ LocalBrokerClient::Ended LocalBrokerClient::session() {
   const auto connack_deadline = Clock::now() + kOpenTimeout;
   std::string why;
   while (true) {
-    bool cut = false;
-    {
+    if (cut_) return disconnect(cut_ending(up));
+    if (up) {
       std::lock_guard lock(mutex_);
-      cut = cut_;
-      if (!cut && up && !outbox_.empty()) {
-        out_ += outbox_;
-        outbox_.clear();
-      }
+      out_ += outbox_;
+      outbox_.clear();
     }
-    // Not under mutex_: disconnect() may wait up to a second, and publish() must not.
-    if (cut) return disconnect(cut_ending(up));
-    if (stopping()) return disconnect(Ended{"", false, up});
+    if (stopping_) return disconnect(Ended{"", false, up});
     if (!write_some(why)) return {why, true, up};
     if (readable_) {
       if (!read_some(why)) return {why, true, up};
@@ -271,7 +247,7 @@ std::optional<std::string> LocalBrokerClient::open_socket() {
       close_socket();
       return std::strerror(e);
     }
-    while (!stopping() && Clock::now() < deadline) {
+    while (!stopping_ && Clock::now() < deadline) {
       if ((wait(POLLOUT, deadline) & (POLLOUT | POLLERR | POLLHUP)) == 0) continue;
       int error = 0;
       socklen_t size = sizeof error;
@@ -281,7 +257,7 @@ std::optional<std::string> LocalBrokerClient::open_socket() {
       return std::strerror(error);
     }
     close_socket();
-    return stopping() ? "stopping" : "no answer within 10 s";
+    return stopping_ ? "stopping" : "no answer within 10 s";
   };
 
   if (!endpoint_.unix_socket.empty()) {
@@ -376,12 +352,7 @@ std::optional<LocalBrokerClient::Ended> LocalBrokerClient::handle_packets(std::s
       const auto earned = acks.size();  // the PUBACKs of the messages before this one
       if (p->qos == 1) acks += wire::encode(wire::Puback{p->packet_id});
       if (events_.message) events_.message(InboundMessage{p->topic, p->payload, p->qos, p->retain});
-      bool cut = false;
-      {
-        std::lock_guard lock(mutex_);
-        cut = cut_;
-      }
-      if (cut) {
+      if (cut_) {
         // Cut from inside this event: this message and the rest of the pass stay unacknowledged.
         acks.resize(earned);
         out_ += acks;
@@ -425,15 +396,6 @@ std::optional<LocalBrokerClient::Ended> LocalBrokerClient::handle_packets(std::s
     // A SUBACK needs nothing: a filter the broker refused (0x80) shows as messages that never
     // come, as it did with libmosquitto, which reported it to no one either.
   }
-}
-
-std::unique_ptr<BrokerClient> make_local_broker_client(BrokerEndpoint endpoint) {
-  return std::make_unique<LocalBrokerClient>(std::move(endpoint));
-}
-
-std::unique_ptr<BrokerClient> make_broker_client(BrokerEndpoint endpoint) {
-  if (endpoint.tls) return make_mosquitto_client(std::move(endpoint));
-  return make_local_broker_client(std::move(endpoint));
 }
 
 }  // namespace fieldlink::mqtt

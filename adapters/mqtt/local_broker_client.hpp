@@ -12,9 +12,11 @@
 // TLS to the local broker stays with MosquittoClient (make_broker_client chooses).
 //
 // Threads: one network thread of its own, blocking in poll(2) on the socket and on an eventfd
-// that `publish`, `subscribe`, `cut` and `stop` write to wake it. What they share with it is
-// under `mutex_`. Keepalive and back-off run on the steady clock of this thread (as
-// libmosquitto's did); tests observe them through the broker, not through a fake clock.
+// that `publish`, `subscribe`, `cut` and `stop` write to wake it. The stop and cut requests are
+// atomic flags; the outbox and the in-flight publishes are under `mutex_`. Keepalive and back-off
+// run on the steady clock of this thread (as libmosquitto's did); tests observe them through the
+// broker, not through a fake clock.
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -76,7 +78,6 @@ class LocalBrokerClient final : public BrokerClient {
   // Waits for the socket (`events`) or a wake-up until `deadline`; the socket's revents.
   short wait(short events, Clock::time_point deadline);
   void wake();
-  bool stopping();
   std::uint16_t next_packet_id();  // under mutex_
   void close_socket();
 
@@ -85,10 +86,12 @@ class LocalBrokerClient final : public BrokerClient {
   std::thread thread_;
   int wake_fd_ = -1;
 
-  // Shared with the caller's threads.
+  // Set by the caller's threads, read by the network thread at each turn and after each message.
+  std::atomic<bool> stopping_ = false;
+  std::atomic<bool> cut_ = false;
+
+  // Shared with the caller's threads, under mutex_.
   std::mutex mutex_;
-  bool stopping_ = false;
-  bool cut_ = false;
   bool connected_ = false;  // CONNACK accepted and the connection not lost since
   std::string outbox_;      // packets from publish/subscribe, written by the network thread
   std::deque<InFlight> in_flight_;
@@ -104,7 +107,5 @@ class LocalBrokerClient final : public BrokerClient {
   Clock::time_point last_sent_{};
   std::optional<Clock::time_point> ping_deadline_;
 };
-
-std::unique_ptr<BrokerClient> make_local_broker_client(BrokerEndpoint endpoint);
 
 }  // namespace fieldlink::mqtt

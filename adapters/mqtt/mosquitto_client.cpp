@@ -1,7 +1,6 @@
 #include "adapters/mqtt/mosquitto_client.hpp"
 
 #include <mosquitto.h>
-#include <pthread.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -81,10 +80,7 @@ BrokerStatus MosquittoClient::start(Events events) {
     std::lock_guard lock(mutex_);
     stopping_ = false;
   }
-  thread_ = std::thread([this] { run(); });
-  // Named, so that `top -H` and the benchmarks tell the adapter's thread from the core loop.
-  pthread_setname_np(thread_.native_handle(),
-                     ("mqtt " + endpoint_.client_id).substr(0, 15).c_str());
+  thread_ = start_network_thread(endpoint_.client_id, [this] { run(); });
   return {};
 }
 
