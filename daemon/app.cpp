@@ -162,9 +162,9 @@ class Daemon final : public hub::DownlinkHandler, public StatusProvider {
     upstream_ = std::make_unique<hub::Upstream>(
         loop_, hub::UpstreamSettings{c.hub.connect_rate.per_second(), c.hub.send_rate.per_second()},
         *link_, *this, log_, clock_, rng_);
-    link_->connect(*upstream_, [this] {
+    link_->connect(*upstream_, [this](AppendTicket through) {
       if (!sink_) return;
-      sink_->settled();
+      sink_->settled(through);
       if (draining_) drain_and_stop();
     });
     router_ = std::make_unique<Router>(
@@ -180,6 +180,8 @@ class Daemon final : public hub::DownlinkHandler, public StatusProvider {
     sink_ = std::make_unique<LoopSink>(
         loop_, *router_, [this] { return journal_->intake_depth(); }, js.intake_limit,
         js.intake_limit / 2);
+    sink_->track_durability([this] { return journal_->last_ticket(); },
+                            [this] { journal_->flush(); });
     for (const auto& b : identities_->fixed())
       add_session(b);
     for (const auto& a : c.adapters)
@@ -438,7 +440,7 @@ class Daemon final : public hub::DownlinkHandler, public StatusProvider {
   // Shutdown's last step: what the sink still holds goes into the journal, commit by commit (each
   // commit's report brings us back here), then the loop ends and the journal commits the rest.
   void drain_and_stop() {
-    sink_->settled();
+    sink_->settled(0);
     journal_->flush();
     if (sink_->held() == 0) loop_.stop();
   }

@@ -15,12 +15,12 @@ class JournalLink final : public TelemetryIntake, public CommandQueue, public hu
   explicit JournalLink(Journal& journal) : journal_(journal) {}
 
   // Wakes the upstream for identities with newly committed messages, then tells `settled` that
-  // the journal's intake has room again.
-  void connect(hub::Upstream& upstream, std::function<void()> settled) {
+  // the journal's intake has room again and which appends are decided (CommitReport::through).
+  void connect(hub::Upstream& upstream, std::function<void(AppendTicket through)> settled) {
     journal_.on_commit([&upstream, settled = std::move(settled)](const CommitReport& report) {
       for (const auto& identity : report.fresh)
         upstream.notify(identity);
-      settled();
+      settled(report.through);
     });
   }
 

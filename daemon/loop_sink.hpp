@@ -12,10 +12,16 @@
 // and offered again, in order, after the next commit.
 // The wait is bounded (`max_wait`, and close()): a push that gives up answers backpressure.
 //
-// What this still does not give: a SIGKILL or power cut loses what was handed over and not yet
-// committed — at most `limit` readings plus one commit interval (see the fault suite's figures).
-// Thread: push from any thread; settled(), close() and the hand-over itself on the core loop.
-// The mutex guards the counts shared between the two sides and the inbox.
+// Durability (ReadingSink::mark/durable): every push from an adapter thread gets the next mark.
+// When the hand-over gives it to the router, the journal's latest ticket is noted beside it; the
+// mark is durable once a commit report's `through` reaches that ticket. A reading the router
+// appends nothing for (an unknown source) waits only for those before it. An adapter that holds
+// its device's acknowledgement until then (the MQTT adapter's PUBACK) loses nothing to a SIGKILL
+// or power cut: what the journal has not decided, the broker still has. Without
+// track_durability() every mark is durable at once.
+// Thread: push, mark, durable and hurry from any thread; settled(), close(), watch_durable and
+// the hand-over itself on the core loop. The mutex guards the counts shared between the two
+// sides and the inbox.
 #include <utility>  // before asio, for Boost 1.74 under C++20
 
 #include <atomic>
@@ -25,6 +31,7 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <vector>
 
@@ -47,6 +54,14 @@ class LoopSink final : public ReadingSink {
         limit_(limit),
         max_wait_(max_wait) {}
 
+  // Turns the durability marks on: `last_ticket` reads Journal::last_ticket, `commit_now` starts
+  // the pending group commit (Journal::flush). Core loop, before the first push.
+  void track_durability(std::function<std::uint64_t()> last_ticket,
+                        std::function<void()> commit_now) {
+    last_ticket_ = std::move(last_ticket);
+    commit_now_ = std::move(commit_now);
+  }
+
   Result push(Reading reading) override {
     if (loop_.get_executor().running_in_this_thread()) return target_.push(std::move(reading));
     bool first;
@@ -64,6 +79,8 @@ class LoopSink final : public ReadingSink {
       ++in_hand_;
       first = inbox_.empty();
       inbox_.push_back(std::move(reading));
+      // Under the lock: marks follow the inbox's order, which is the order of the hand-over.
+      pushed_.fetch_add(1, std::memory_order_release);
     }
     // One post per batch, not per reading: while the loop is busy the readings queue here and
     // are taken together, which spares a post, a wake-up of the loop and two lock round trips
@@ -72,8 +89,27 @@ class LoopSink final : public ReadingSink {
     return Result::accepted;
   }
 
-  // Core loop: a group commit ran; offer what the intake refused, and wake waiting threads.
-  void settled() {
+  std::uint64_t mark() const override { return pushed_.load(std::memory_order_acquire); }
+  std::uint64_t durable() const override {
+    return (last_ticket_ ? durable_ : pushed_).load(std::memory_order_acquire);
+  }
+  std::shared_ptr<void> watch_durable(std::function<void()> advanced) override {
+    auto watcher = std::make_shared<std::function<void()>>(std::move(advanced));
+    watchers_.push_back(watcher);
+    return watcher;
+  }
+  void hurry() override {
+    if (!commit_now_ || hurry_posted_.exchange(true)) return;
+    boost::asio::post(loop_, [this] {
+      hurry_posted_ = false;
+      commit_now_();
+    });
+  }
+
+  // Core loop: a group commit ran, deciding the appends through ticket `through` (0 when it
+  // carried none); offer what the intake refused, and wake waiting threads.
+  void settled(std::uint64_t through) {
+    decided_ = std::max(decided_, through);
     std::size_t given = 0;
     while (!held_.empty() && intake_depth_() < intake_capacity_) {
       give(std::move(held_.front()));
@@ -114,19 +150,47 @@ class LoopSink final : public ReadingSink {
     taking_.clear();  // keeps its capacity for the next batch
     release(given);
   }
-  // `given` readings have left our hands: waiting pushers may have room now.
+  // `given` readings have left our hands: waiting pushers may have room now, and marks whose
+  // tickets are decided are durable.
   void release(std::size_t given) {
-    std::lock_guard lock(mutex_);
-    in_hand_ -= given;
-    intake_ = intake_depth_();
-    room_.notify_all();
+    {
+      std::lock_guard lock(mutex_);
+      in_hand_ -= given;
+      intake_ = intake_depth_();
+      room_.notify_all();
+    }
+    if (!last_ticket_) return;
+    std::uint64_t durable = durable_.load(std::memory_order_relaxed);
+    while (!awaiting_.empty() && awaiting_.front().ticket <= decided_) {
+      durable = awaiting_.front().mark;
+      awaiting_.pop_front();
+    }
+    if (durable == durable_.load(std::memory_order_relaxed)) return;
+    durable_.store(durable, std::memory_order_release);
+    std::erase_if(watchers_, [](const auto& w) { return w.expired(); });
+    for (const auto& w : std::vector(watchers_)) {
+      if (auto watcher = w.lock()) (*watcher)();
+    }
   }
   // Only called with room in the intake, and the loop runs nothing in between: the router
   // takes it (or drops it by policy, e.g. an unknown source, which is its to count).
   // The caller takes it off in_hand_.
   void give(Reading reading) {
     if (target_.push(std::move(reading)) == Result::backpressure) lost_.fetch_add(1);
+    if (!last_ticket_) return;
+    // Whatever the router appended for it has a ticket up to the journal's latest.
+    const Awaiting a{++given_, last_ticket_()};
+    if (!awaiting_.empty() && awaiting_.back().ticket == a.ticket) {
+      awaiting_.back().mark = a.mark;
+    } else {
+      awaiting_.push_back(a);
+    }
   }
+
+  struct Awaiting {
+    std::uint64_t mark;    // durable once...
+    std::uint64_t ticket;  // ...the journal has decided this append
+  };
 
   boost::asio::io_context& loop_;
   ReadingSink& target_;
@@ -145,6 +209,17 @@ class LoopSink final : public ReadingSink {
   std::atomic<std::uint64_t> refused_{0};
   std::atomic<std::uint64_t> waited_{0};
   std::atomic<std::uint64_t> lost_{0};
+
+  // Durability; the atomics are read from adapter threads, the rest is the core loop's.
+  std::function<std::uint64_t()> last_ticket_;
+  std::function<void()> commit_now_;
+  std::atomic<std::uint64_t> pushed_{0};   // marks handed out (guarded by mutex_ when written)
+  std::atomic<std::uint64_t> durable_{0};  // marks whose readings are decided
+  std::atomic<bool> hurry_posted_{false};
+  std::uint64_t given_ = 0;        // marks given to the router
+  std::uint64_t decided_ = 0;      // the journal's tickets decided so far
+  std::deque<Awaiting> awaiting_;  // given, not yet decided; one entry per distinct ticket
+  std::vector<std::weak_ptr<std::function<void()>>> watchers_;
 };
 
 }  // namespace fieldlink

@@ -9,6 +9,7 @@
 // `stop` has returned. `subscribe`, `publish` and `cut` may be called from the core loop or from
 // inside an event; they never block on the network.
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -56,6 +57,15 @@ class BrokerClient {
     // returns; see MqttAdapter for what that buys.
     std::function<void(const InboundMessage&)> message;
     std::function<void(int message_id)> published;  // the broker acknowledged our QoS 1 publish
+    // Optional, PUBACK after durability (LocalBrokerClient; libmosquitto acknowledges before
+    // `message` runs and ignores them): `hold` runs after each `message` and returns its mark
+    // (ReadingSink::mark); the PUBACK is written once `durable` returns at least that mark.
+    // The client looks again when told so (acks_released) and before every write. `hurry` asks
+    // for an early journal commit when many PUBACKs wait (a broker sends only so many
+    // unacknowledged messages: mosquitto's max_inflight_messages, 20 by default).
+    std::function<std::uint64_t()> hold;
+    std::function<std::uint64_t()> durable;
+    std::function<void()> hurry;
   };
 
   virtual ~BrokerClient() = default;
@@ -71,8 +81,11 @@ class BrokerClient {
   // Ends the connection without acknowledging the message whose event is running (when called
   // from one) or any message after it, so the broker keeps those for this session and sends them
   // again on reconnect. Messages whose events returned before may be acknowledged or not (sent
-  // again: at-least-once); LocalBrokerClient acknowledges them before it disconnects.
+  // again: at-least-once); LocalBrokerClient acknowledges them before it disconnects, held or
+  // not (they are in the sink, which a clean stop drains into the journal).
   virtual void cut() = 0;
+  // Any thread: Events::durable has grown; held PUBACKs may go now.
+  virtual void acks_released() {}
 };
 
 std::unique_ptr<BrokerClient> make_mosquitto_client(BrokerEndpoint endpoint);

@@ -8,6 +8,11 @@
 // PUBACKs of the whole pass in one call. So, as the contract in broker_client.hpp says, no
 // message is acknowledged before its event has returned, and `cut` from inside an event leaves
 // that message and the rest of the pass unacknowledged.
+// With Events::hold/durable (the MQTT adapter sets them) a PUBACK waits longer: until the journal
+// has committed what its message pushed. It then goes out with the others its commit released,
+// in the order the messages came. A clean stop or a cut writes every held PUBACK first (the
+// sink keeps those readings; the daemon drains it on the way out); a lost connection forgets
+// them, and the broker sends those messages again.
 //
 // TLS to the local broker stays with MosquittoClient (make_broker_client chooses).
 //
@@ -44,6 +49,7 @@ class LocalBrokerClient final : public BrokerClient {
   BrokerStatus publish(const std::string& topic, std::string_view payload,
                        int& message_id) override;
   void cut() override;
+  void acks_released() override;
 
  private:
   using Clock = std::chrono::steady_clock;
@@ -68,8 +74,10 @@ class LocalBrokerClient final : public BrokerClient {
   std::optional<std::string> open_socket();
   // Reads what the socket holds into in_; false with `why` set when the connection is over.
   bool read_some(std::string& why);
-  // Handles every whole packet in in_, appending PUBACKs to `acks`; nullopt to go on.
-  std::optional<Ended> handle_packets(std::string& acks, bool& up);
+  // Handles every whole packet in in_, holding the PUBACKs of QoS 1 messages; nullopt to go on.
+  std::optional<Ended> handle_packets(bool& up);
+  // Moves the held PUBACKs whose marks are durable to out_, in order.
+  void release_acks();
   // Ends the connection from our side, PUBACKs due first (see the .cpp).
   Ended disconnect(Ended ended);
   static Ended cut_ending(bool up);
@@ -103,6 +111,12 @@ class LocalBrokerClient final : public BrokerClient {
   std::vector<char> in_;   // bytes read; those from in_begin_ to in_end_ not decoded yet
   std::size_t in_begin_ = 0, in_end_ = 0;
   std::string out_;  // bytes to write, in order
+  // A received QoS 1 message whose PUBACK waits for its readings to be durable (Events::hold).
+  struct Held {
+    std::uint16_t packet_id;
+    std::uint64_t mark;
+  };
+  std::deque<Held> held_;
   hub::mqtt::PacketDecoder decoder_;
   Clock::time_point last_sent_{};
   std::optional<Clock::time_point> ping_deadline_;

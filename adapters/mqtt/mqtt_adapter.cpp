@@ -135,6 +135,11 @@ void MqttAdapter::start() {
     });
   };
   events.message = [this](const InboundMessage& m) { on_message(m); };
+  // PUBACK once the journal has what the message pushed (broker_client.hpp).
+  events.hold = [this] { return context_.sink.mark(); };
+  events.durable = [this] { return context_.sink.durable(); };
+  events.hurry = [this] { context_.sink.hurry(); };
+  durable_watch_ = context_.sink.watch_durable([this] { client_->acks_released(); });
   events.published = [this](int mid) {
     on_loop([this, mid] { complete(publishes_, std::to_string(mid), Outcome{200, "{}"}); });
   };
@@ -151,6 +156,7 @@ void MqttAdapter::stop(std::function<void()> done) {
   if (presence_timer_) presence_timer_->timer.cancel();
   // Joins the network thread: a clean DISCONNECT, then no more callbacks into this object.
   if (client_) client_->stop();
+  durable_watch_.reset();
   for (auto* table : {&methods_, &publishes_}) {
     while (!table->empty()) {
       complete(*table, table->begin()->first, Outcome{504, error_json("adapter stopped")});

@@ -9,9 +9,11 @@
 //  - Adapter members (start, stop, execute, describe) run on the core loop, as do OutcomeHandlers
 //    and the device table (presence, counters).
 //  - Incoming messages are handled on the BrokerClient's network thread. The reading is pushed
-//    into `context.sink` synchronously there, before the callback returns: the client queues the
-//    QoS 1 PUBACK before calling us but writes it only after the callback (broker_client.hpp), so
-//    what the broker has been acknowledged is already in the sink. The sink is therefore called
+//    into `context.sink` synchronously there, before the callback returns: the client writes the
+//    QoS 1 PUBACK only after the callback (broker_client.hpp), and LocalBrokerClient only once
+//    the sink says the reading is durable (ReadingSink::mark/durable), so what the broker has
+//    been acknowledged is in the journal. (Over TLS libmosquitto acknowledges on receipt: there
+//    a SIGKILL can lose what was not committed yet.) The sink is therefore called
 //    from the network thread (messages) and from the core loop (presence readings): it must be
 //    thread-safe. `context.clock` is read from both threads as well.
 //  - What the network thread has for the core loop (device counters, logs, method answers) goes
@@ -144,7 +146,8 @@ class MqttAdapter final : public Adapter {
       log_gates_;  // next allowed time, suppressed count
   std::unique_ptr<Timer> presence_timer_;
 
-  std::unique_ptr<BrokerClient> client_;  // last: its thread calls into the members above
+  std::unique_ptr<BrokerClient> client_;  // its thread calls into the members above
+  std::shared_ptr<void> durable_watch_;   // wakes client_ when held PUBACKs may go
 };
 
 }  // namespace fieldlink::mqtt

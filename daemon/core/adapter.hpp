@@ -2,6 +2,7 @@
 // The contract between the gateway and one protocol adapter (design.md §1, §9).
 // Thread: every member is called on the core loop. An adapter that blocks (libmodbus, serial
 // reads) does so on its own lane and posts results back; nothing here may block.
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -29,6 +30,24 @@ class ReadingSink {
   enum class Result { accepted, backpressure };
   virtual ~ReadingSink() = default;
   virtual Result push(Reading reading) = 0;
+
+  // Durability marks, for an adapter that can keep its device's acknowledgement back until the
+  // readings are in the journal (the MQTT adapter holds each PUBACK; a kill then loses nothing
+  // the broker gave up). Any thread. `mark()`, read after a push, covers that push and every
+  // earlier one; `durable()` is the highest mark whose readings a journal commit has decided
+  // (stored, or refused and counted as a drop). The default sink keeps nothing in memory: every
+  // mark is durable at once.
+  virtual std::uint64_t mark() const { return 0; }
+  virtual std::uint64_t durable() const { return 0; }
+  // Calls `advanced` on the core loop whenever durable() grows, for as long as the returned
+  // handle lives (destroy it on the core loop).
+  virtual std::shared_ptr<void> watch_durable(std::function<void()> advanced) {
+    (void)advanced;
+    return nullptr;
+  }
+  // An adapter holds acknowledgements its device needs back (a broker sends only so many
+  // unacknowledged messages): commit what is waiting now rather than at the commit interval.
+  virtual void hurry() {}
 };
 
 struct AdapterContext {

@@ -79,6 +79,9 @@ class Journal final : public StatusProvider {
   std::optional<AppendTicket> append(Message message);
   // Appends waiting for their group commit (refused beyond JournalSettings::intake_limit).
   std::size_t intake_depth() const;
+  // The ticket of the latest accepted append (0 before the first): it is decided once a
+  // CommitReport's `through` reaches it. Tickets grow and commits run in order.
+  AppendTicket last_ticket() const { return next_ticket_; }
   // Called after every group commit and maintenance pass (one listener; the router fans out):
   // which appends are durable, which identities have new messages, what was dropped.
   void on_commit(CommitListener listener) { listener_ = std::move(listener); }

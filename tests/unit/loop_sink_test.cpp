@@ -1,7 +1,7 @@
 // The hand-over from adapter threads to the core loop: a full journal intake makes the pushing
 // thread wait instead of losing the reading; what the intake refuses is held and offered again,
 // in order, after a commit; close() releases waiting threads; readings that queue while the loop
-// is busy are taken in one handler.
+// is busy are taken in one handler; a push's durability mark follows the journal's commits.
 #include <utility>  // before asio, for Boost 1.74 under C++20
 
 #include <gtest/gtest.h>
@@ -57,7 +57,7 @@ class LoopSinkTest : public ::testing::Test {
   void commit() {
     on_loop([this] {
       intake_.depth = 0;
-      sink_.settled();
+      sink_.settled(0);
       return 0;
     });
   }
@@ -146,6 +146,72 @@ TEST(LoopSinkBatching, ReadingsPushedWhileTheLoopIsBusyAreTakenInOneHandler) {
   EXPECT_EQ(loop.poll(), 1u);
   EXPECT_EQ(intake.taken, (std::vector<std::int64_t>{0, 1, 2, 3}));
   EXPECT_EQ(sink.lost(), 0u);
+}
+
+// The router and the journal as the durability marks see them: a reading with n >= 0 is
+// appended and gets the next ticket; a negative one is dropped by the router (an unknown source).
+class Journaling final : public ReadingSink {
+ public:
+  Result push(Reading r) override {
+    if (std::get<std::int64_t>(r.values.front().second) >= 0) ++last_ticket;
+    return Result::accepted;
+  }
+  std::uint64_t last_ticket = 0;
+};
+
+TEST(LoopSinkDurability, AMarkIsDurableOnceTheJournalHasDecidedWhatItAndTheOnesBeforeItAppended) {
+  boost::asio::io_context loop;  // not running: the pushes come from "another thread"
+  Journaling journal;
+  LoopSink sink{loop, journal, [] { return std::size_t{0}; }, 100, 50, 10s};
+  int commits_asked = 0;
+  sink.track_durability([&] { return journal.last_ticket; }, [&] { ++commits_asked; });
+  int advanced = 0;
+  auto watch = sink.watch_durable([&] { ++advanced; });
+
+  for (std::int64_t n : {0, 1, -1, 2})
+    ASSERT_EQ(sink.push(numbered(n)), ReadingSink::Result::accepted);
+  EXPECT_EQ(sink.mark(), 4u);
+  EXPECT_EQ(sink.durable(), 0u);
+  loop.poll();  // the hand-over: marks 1, 2, 3, 4 wait for tickets 1, 2, 2, 3
+  EXPECT_EQ(sink.durable(), 0u);
+  sink.settled(1);
+  EXPECT_EQ(sink.durable(), 1u);
+  EXPECT_EQ(advanced, 1);
+  // The dropped reading (mark 3) waits only for the one before it.
+  sink.settled(2);
+  EXPECT_EQ(sink.durable(), 3u);
+  EXPECT_EQ(advanced, 2);
+  sink.settled(0);  // a maintenance pass decides nothing new
+  EXPECT_EQ(sink.durable(), 3u);
+  EXPECT_EQ(advanced, 2);
+  sink.settled(3);
+  EXPECT_EQ(sink.durable(), 4u);
+  EXPECT_EQ(advanced, 3);
+
+  // Several requests before the loop runs ask the journal once.
+  sink.hurry();
+  sink.hurry();
+  loop.restart();
+  loop.poll();
+  EXPECT_EQ(commits_asked, 1);
+
+  // A watcher whose handle is gone is not called.
+  watch.reset();
+  ASSERT_EQ(sink.push(numbered(3)), ReadingSink::Result::accepted);
+  loop.restart();
+  loop.poll();
+  sink.settled(4);
+  EXPECT_EQ(sink.durable(), 5u);
+  EXPECT_EQ(advanced, 3);
+}
+
+TEST(LoopSinkDurability, WithoutTrackingEveryMarkIsDurableAtOnce) {
+  boost::asio::io_context loop;
+  Journaling journal;
+  LoopSink sink{loop, journal, [] { return std::size_t{0}; }, 100, 50, 10s};
+  ASSERT_EQ(sink.push(numbered(0)), ReadingSink::Result::accepted);
+  EXPECT_EQ(sink.mark(), 1u);
+  EXPECT_EQ(sink.durable(), 1u);
 }
 
 }  // namespace
