@@ -168,7 +168,8 @@ import re, sys, urllib.request
 text = urllib.request.urlopen("http://127.0.0.1:%s/metrics" % sys.argv[1], timeout=10).read().decode()
 keep = ("fieldlink_intake_", "fieldlink_readings_total", "fieldlink_readings_dropped_total",
         "fieldlink_journal_appends_total", "fieldlink_journal_drops_total",
-        "fieldlink_hub_messages_acked_total", "fieldlink_hub_reconnects_total")
+        "fieldlink_hub_messages_acked_total", "fieldlink_hub_reconnects_total",
+        "fieldlink_journal_commit_seconds_count")
 sums = {}
 for line in text.splitlines():
     if not line.startswith(keep):
