@@ -38,6 +38,7 @@ class FakeClient final : public BrokerClient {
     return {};
   }
   void cut() override { ++cuts; }
+  void acks_released() override { ++releases; }
 
   void message(std::string_view topic, std::string_view payload, bool retained = false) {
     events.message(InboundMessage{topic, payload, 1, retained});
@@ -47,7 +48,7 @@ class FakeClient final : public BrokerClient {
   BrokerStatus start_status, publish_status;
   std::vector<std::string> subscriptions;
   std::vector<Published> published;
-  int next_mid = 1, cuts = 0, stops = 0;
+  int next_mid = 1, cuts = 0, stops = 0, releases = 0;
 };
 
 class TestSink final : public ReadingSink {
@@ -68,11 +69,31 @@ class TestSink final : public ReadingSink {
       if (r.kind == k) out.push_back(r);
     return out;
   }
+  // Durability marks: a mark per accepted reading; the test says what is durable.
+  std::uint64_t mark() const override {
+    std::lock_guard lock(mutex_);
+    return readings.size();
+  }
+  std::uint64_t durable() const override { return durable_mark; }
+  std::shared_ptr<void> watch_durable(std::function<void()> advanced) override {
+    auto w = std::make_shared<std::function<void()>>(std::move(advanced));
+    watcher = w;
+    return w;
+  }
+  void hurry() override { ++hurries; }
+  void advance(std::uint64_t to) {
+    durable_mark = to;
+    if (auto w = watcher.lock()) (*w)();
+  }
+
   int refuse = 0;
   std::vector<Reading> readings;
+  std::uint64_t durable_mark = 0;
+  int hurries = 0;
+  std::weak_ptr<std::function<void()>> watcher;
 
  private:
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
 };
 
 class NullLogger final : public Logger {
@@ -176,6 +197,30 @@ TEST_F(MqttAdapterTest, MessageBecomesReadingInsideTheCallback) {
   EXPECT_EQ(s["readings"], 2);
   EXPECT_EQ(s["devices"]["s1"]["messages"], 1);
   EXPECT_EQ(s["devices"]["s1"]["online"], true);
+}
+
+// The adapter lets its client hold each PUBACK until the sink says the message's reading is
+// durable: the client reads the marks through the events and is woken when they advance.
+TEST_F(MqttAdapterTest, AcknowledgementsWaitForTheSinksDurabilityMarks) {
+  client->message("plant/s1/telemetry", R"({"t": 1})");
+  EXPECT_EQ(client->events.hold(), 1u);
+  client->message("elsewhere/x", "1");  // pushes nothing: goes with the message before it
+  EXPECT_EQ(client->events.hold(), 1u);
+  client->message("plant/s2/level", "7");
+  EXPECT_EQ(client->events.hold(), 2u);
+  EXPECT_EQ(client->events.durable(), 0u);
+  sink.advance(1);
+  EXPECT_EQ(client->events.durable(), 1u);
+  EXPECT_EQ(client->releases, 1);
+  client->events.hurry();
+  EXPECT_EQ(sink.hurries, 1);
+  // After stop the adapter no longer watches: nothing wakes a stopped client.
+  bool done = false;
+  adapter.stop([&] { done = true; });
+  loop.poll();
+  ASSERT_TRUE(done);
+  sink.advance(2);
+  EXPECT_EQ(client->releases, 1);
 }
 
 TEST_F(MqttAdapterTest, InvalidPayloadsAreCountedPerDeviceAndSkipped) {
