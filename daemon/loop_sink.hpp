@@ -16,8 +16,9 @@
 // When the hand-over gives it to the router, the journal's latest ticket is noted beside it; the
 // mark is durable once a commit report's `through` reaches that ticket. A reading the router
 // appends nothing for (an unknown source) waits only for those before it. An adapter that holds
-// its device's acknowledgement until then (the MQTT adapter's PUBACK) loses nothing to a SIGKILL
-// or power cut: what the journal has not decided, the broker still has. Without
+// its device's acknowledgement until then (the MQTT adapter's PUBACK) loses nothing to a SIGKILL:
+// what the journal has not decided, the broker still has (nor to a power cut with
+// `store.sync: full`; with `normal` the last commits may not be on the disk yet). Without
 // track_durability() every mark is durable at once.
 // Thread: push, mark, durable and hurry from any thread; settled(), close(), watch_durable and
 // the hand-over itself on the core loop. The mutex guards the counts shared between the two

@@ -24,7 +24,8 @@ namespace {
 // the next read would only return EAGAIN. The filter answers that next read with "retry" itself,
 // which spares one read(2) per burst from the hub. A wrong guess costs nothing: the wait that
 // follows re-arms the socket in epoll, which reports data already there at once.
-// The BIO's data points at the owner's flag (TlsLink::socket_drained_).
+// The BIO's data points at the owner's flag (TlsLink::socket_drained_). It is the read BIO only:
+// OpenSSL writes to the socket BIO directly (attach_socket), so the filter has no write method.
 int drained_guard_read(BIO* b, char* out, int size) {
   auto* drained = static_cast<bool*>(BIO_get_data(b));
   BIO_clear_retry_flags(b);
@@ -39,13 +40,6 @@ int drained_guard_read(BIO* b, char* out, int size) {
     return n;
   }
   *drained = n < size;
-  return n;
-}
-
-int drained_guard_write(BIO* b, const char* in, int size) {
-  BIO_clear_retry_flags(b);
-  const int n = BIO_write(BIO_next(b), in, size);
-  BIO_copy_next_retry(b);
   return n;
 }
 
@@ -65,7 +59,6 @@ const BIO_METHOD* drained_guard_method() {
     BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_FILTER, "fieldlink drained guard");
     if (m == nullptr) return m;
     BIO_meth_set_read(m, drained_guard_read);
-    BIO_meth_set_write(m, drained_guard_write);
     BIO_meth_set_ctrl(m, drained_guard_ctrl);
     BIO_meth_set_create(m, drained_guard_create);
     return m;
