@@ -330,6 +330,35 @@ TEST(LocalBrokerClient, AHeldAcknowledgementLeavesOnlyOnceItsMarkIsDurable) {
   client.stop();
 }
 
+// A clean stop writes the PUBACKs it still holds: their readings are in the sink, which the
+// daemon drains into the journal on the way out, so the broker must not send them again.
+TEST(LocalBrokerClient, AStopWritesTheAcknowledgementsItStillHolds) {
+  MosquittoBroker broker;
+  TestMqttClient publisher("publisher", broker.plain_port());
+  {
+    Recorder recorder;
+    LocalBrokerClient client(endpoint_for(broker, "gw"));
+    auto events = recorder.events(client, {"t/#"});
+    std::uint64_t marks = 0;  // network thread only
+    events.hold = [&] { return ++marks; };
+    events.durable = [] { return std::uint64_t{0}; };  // nothing ever durable
+    ASSERT_TRUE(client.start(std::move(events)).ok());
+    ASSERT_TRUE(subscribed(publisher, recorder, "t/probe"));
+    for (int i = 0; i < 5; ++i)
+      publisher.publish("t/d", std::to_string(i));
+    ASSERT_TRUE(recorder.wait([](Recorder& r) { return seqs_of(r.messages_).size() >= 5; }));
+    client.stop();
+  }
+  Recorder again;
+  LocalBrokerClient client(endpoint_for(broker, "gw"));
+  ASSERT_TRUE(client.start(again.events(client, {"t/#"})).ok());
+  ASSERT_TRUE(again.wait([](Recorder& r) { return r.connects_ == 1; }));
+  publisher.publish("t/end", "end");
+  ASSERT_TRUE(again.wait([](Recorder& r) { return !r.messages_.empty(); }));
+  // Had a held PUBACK been dropped at the stop, its message would come first.
+  EXPECT_EQ(again.read([](Recorder& r) { return r.messages_.front().second; }), "end");
+}
+
 TEST(LocalBrokerClient, ConnectsOverAUnixSocket) {
   MosquittoBroker broker;
   auto endpoint = endpoint_for(broker, "gw");
