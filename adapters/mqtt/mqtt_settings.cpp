@@ -33,7 +33,9 @@ const std::vector<config::Field<MqttSettings>>& adapter_fields() {
           "session off) under it. Default: fieldlink-<adapter name>."),
       key("keepalive", &S::keepalive, "30s", "MQTT keep-alive towards the local broker.",
           Range<Duration>{5s, 65535s}),
-      key("tls", &S::tls, "false", "Connect with TLS, verifying the broker against ca_file."),
+      key("tls", &S::tls, "false",
+          "Connect with TLS, verifying the broker against ca_file. Messages are then acknowledged "
+          "to the broker on receipt, not once journaled (operations.md, section 7)."),
       key("ca_file", &S::ca_file, "/etc/ssl/certs/ca-certificates.crt",
           "CA bundle the broker's certificate must chain to (with tls: true)."),
       key("username", &S::username, "", "MQTT user name; empty: anonymous."),
