@@ -99,11 +99,6 @@ void Upstream::remove(const Identity& identity) {
 void Upstream::notify(const Identity& identity) {
   if (auto* f = feed_of(identity)) {
     f->more = true;
-    // A session with messages in flight reads on at its next PUBACK (ready_to_send), taking
-    // what several commits stored in one page and one write: in a flood each commit woke every
-    // session for a few messages. It costs a message stored meanwhile up to one hub round trip,
-    // and only while the session is busy anyway.
-    if (f->session->in_flight() > 0) return;
     refill(*f);
   }
 }

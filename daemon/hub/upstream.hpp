@@ -52,8 +52,7 @@ class Upstream final : public SessionObserver, public StatusProvider {
   // is removed; a changed binding is a remove and an add.
   void add(SessionSettings settings);
   void remove(const Identity& identity);
-  // New messages were stored for `identity`: take them when its session can send (at once when
-  // it has nothing in flight, else at its next PUBACK).
+  // New messages were stored for `identity`: take them when its session can send.
   void notify(const Identity& identity);
   Session* find(const Identity& identity);
   std::uint64_t retries_hastened() const { return retries_hastened_; }

@@ -5,7 +5,6 @@
 #include <unistd.h>
 #include <cstdlib>
 #include <fstream>
-#include <tuple>
 
 #include "hub_emulator.hpp"
 #include "upstream_harness.hpp"
@@ -270,43 +269,6 @@ TEST_F(UpstreamAgainstEmulator, ThrottlingClosesKeepBackingOff) {
       30s);
   EXPECT_GE(step, 3u) << "after " << reconnects << " throttled closes";
   EXPECT_GE(reconnects, 3u);
-}
-
-TEST_F(UpstreamAgainstEmulator, MessagesStoredWhileOthersAreInFlightGoAtTheNextPuback) {
-  // The hub holds each PUBACK back 2 s (and never closes meanwhile), so the first message stays
-  // in flight while five commits store one message each.
-  const auto key = hub_.add_device("dev-n");
-  ASSERT_EQ(hub_.call("POST", "/faults/throttle",
-                      {{"deviceId", "dev-n"}, {"delayMs", 2000}, {"closeAfterSeconds", 60}})
-                .status,
-            204);
-  UpstreamHarness h;
-  auto s = settings("dev-n", key);
-  s.stall_timeout = 30s;
-  h.run([&] { h.upstream().add(s); });
-  h.send(device("dev-n"), 0, 1);
-  ASSERT_TRUE(
-      h.wait_until([&] { return h.upstream().find(device("dev-n"))->in_flight() == 1; }, 10s));
-
-  // One loop turn, so the PUBACK cannot come in between: each commit's notify finds the
-  // session busy and reads nothing from the outbox.
-  const auto [in_flight, peeks_before, peeks_after] = h.run([&] {
-    const auto busy = h.upstream().find(device("dev-n"))->in_flight();
-    const auto before = h.outbox().peeks();
-    for (int i = 1; i <= 5; ++i) {
-      h.store(device("dev-n"), i, 1);
-      h.upstream().notify(device("dev-n"));
-    }
-    return std::make_tuple(busy, before, h.outbox().peeks());
-  });
-  ASSERT_EQ(in_flight, 1u) << "the first PUBACK came before the commits: delayMs too short?";
-  EXPECT_EQ(peeks_after, peeks_before);
-
-  // The first PUBACK reads all five in one page; nothing is lost or reordered, on one connection.
-  ASSERT_TRUE(h.outbox().wait_acked(6, 20s)) << h.outbox().acked();
-  EXPECT_EQ(expect_complete_in_order("dev-n", 6), 0u);
-  EXPECT_LE(h.outbox().peeks(), peeks_before + 2) << "one page with the five, one that is empty";
-  EXPECT_EQ(h.run([&] { return h.upstream().find(device("dev-n"))->counters().reconnects; }), 0u);
 }
 
 TEST_F(UpstreamAgainstEmulator, TokenRenewalLosesNothing) {

@@ -117,12 +117,6 @@ class UpstreamHarness {
 
   // Adds messages "m0".."m{n-1}" (JSON bodies with a sequence) for an identity and wakes it.
   void send(const Identity& id, int from, int count) {
-    store(id, from, count);
-    run([this, id] { upstream_.notify(id); });
-  }
-
-  // Adds the messages without waking the identity (any thread).
-  void store(const Identity& id, int from, int count) {
     for (int i = from; i < from + count; ++i) {
       Message m;
       m.identity = id;
@@ -134,6 +128,7 @@ class UpstreamHarness {
       m.created = std::chrono::system_clock::now();
       outbox_.add(id, std::move(m));
     }
+    run([this, id] { upstream_.notify(id); });
   }
 
   hub::Upstream& upstream() { return upstream_; }
