@@ -45,6 +45,8 @@ class TlsLink {
   // Repeats `attempt`, waiting on the socket as OpenSSL asks, until it finishes.
   void drive(Attempt attempt, ReadDone done);
   Step step_for(int result, Status& status);
+  // After a read of `n` bytes into `data`: adds what OpenSSL already holds, up to `size`.
+  void take_buffered(char* data, std::size_t size, std::size_t& n);
   // Gives OpenSSL the socket (see the drained guard in tls_link.cpp); false if out of memory.
   bool attach_socket();
   std::string describe_failure(unsigned long code) const;
