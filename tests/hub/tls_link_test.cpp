@@ -32,26 +32,34 @@ std::string pubacks(int count) {
 
 class TlsLinkAgainstAPeer : public ::testing::Test {
  protected:
-  // Connects to a peer that sends `count` records in one write once the handshake is done, and
-  // returns once they are in this socket's receive queue.
-  void connect_to_burst(int count) {
-    peer_ = std::make_unique<ChildProcess>(std::vector<std::string>{
+  // Connects to a peer that sends `count` records in one write once the handshake is done (and
+  // with `then_close`, TLS's close_notify in the same write), and returns once they are in this
+  // socket's receive queue.
+  void connect_to_burst(int count, bool then_close = false) {
+    std::vector<std::string> argv{
         "/usr/bin/python3", FIELDLINK_SOURCE_DIR "/tests/hub/tls_burst_peer.py",
-        certs_.dir() + "/server.crt", certs_.dir() + "/server.key", std::to_string(count)});
+        certs_.dir() + "/server.crt", certs_.dir() + "/server.key", std::to_string(count)};
+    if (then_close) argv.emplace_back("close");
+    peer_ = std::make_unique<ChildProcess>(std::move(argv));
     const auto listening = peer_->wait_line(std::regex(R"(listening (\d+))"), 10s);
     ASSERT_TRUE(listening) << "the TLS peer did not start";
     socket_.connect({boost::asio::ip::make_address("127.0.0.1"),
                      static_cast<unsigned short>(std::stoi((*listening)[1]))});
     TlsLink::Status handshake{"not finished", false};
     link_.async_handshake("localhost", [&](TlsLink::Status s) { handshake = std::move(s); });
-    loop_.run();
+    loop_.run_for(10s);
     ASSERT_TRUE(handshake.ok()) << handshake.error;
     // The peer prints this after its one sendall: on loopback the bytes are queued here by then.
     ASSERT_TRUE(peer_->wait_line(std::regex("sent " + std::to_string(count)), 10s));
   }
 
-  // One async_read_some of up to `size` bytes, run to its end.
-  std::string read_some(std::size_t size) {
+  struct Read {
+    std::string data;
+    TlsLink::Status status;
+  };
+  // One async_read_some of up to `size` bytes, run to its end (a read that never ends is
+  // reported as "not finished" after 10 s).
+  Read read_once(std::size_t size) {
     std::array<char, 4096> buffer{};
     std::size_t got = 0;
     TlsLink::Status status{"not finished", false};
@@ -61,9 +69,14 @@ class TlsLinkAgainstAPeer : public ::testing::Test {
                             got = n;
                           });
     loop_.restart();
-    loop_.run();
-    EXPECT_TRUE(status.ok()) << status.error;
-    return std::string(buffer.data(), got);
+    loop_.run_for(10s);
+    return {std::string(buffer.data(), got), std::move(status)};
+  }
+  // The same, expected to succeed: the bytes read.
+  std::string read_some(std::size_t size) {
+    auto read = read_once(size);
+    EXPECT_TRUE(read.status.ok()) << read.status.error << (read.status.closed ? "closed" : "");
+    return read.data;
   }
 
   MosquittoBroker certs_;  // for its test CA and its server certificate for localhost
@@ -85,6 +98,15 @@ TEST_F(TlsLinkAgainstAPeer, AReadTakesNoMoreThanItsRoomAndTheRestComesNext) {
   const auto first = read_some(10);  // two records and half of the third
   EXPECT_EQ(first.size(), 10u);
   EXPECT_EQ(first + read_some(4096), pubacks(10));
+}
+
+TEST_F(TlsLinkAgainstAPeer, AnEndBehindTheRecordsComesWithTheNextRead) {
+  connect_to_burst(10, /*then_close=*/true);
+  // The records first, whole: the close_notify met after them is not lost, nor does it cost them.
+  EXPECT_EQ(read_some(4096), pubacks(10));
+  const auto after = read_once(4096);
+  EXPECT_TRUE(after.status.closed) << after.status.error;
+  EXPECT_EQ(after.data, "");
 }
 
 }  // namespace
