@@ -1,19 +1,19 @@
 #!/usr/bin/env python3
 """A TLS server that sends a burst of small records in one TCP write, as a hub sends PUBACKs.
 
-    tls_burst_peer.py CERT KEY COUNT [close]
+    tls_burst_peer.py CERT KEY COUNT [close | garbage]
 
 Prints `listening PORT`, takes one connection on 127.0.0.1, completes the handshake, then writes
 COUNT records of one MQTT PUBACK each (packet ids 1..COUNT) through a memory BIO and sends them
-all with one sendall (with `close`, TLS's close_notify follows in the same write); prints
-`sent COUNT` and waits for the client to close.
+all with one sendall; with `close`, TLS's close_notify follows in the same write, with `garbage`
+a record that does not decrypt. Prints `sent COUNT` and waits for the client to close.
 """
 import socket
 import ssl
 import sys
 
 cert, key, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
-close = sys.argv[4:] == ["close"]
+after = sys.argv[4] if len(sys.argv) > 4 else ""
 context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
 context.load_cert_chain(cert, key)
 context.num_tickets = 0  # no session tickets: the burst is the only thing after the handshake
@@ -44,11 +44,14 @@ if outgoing.pending:
 
 for packet_id in range(1, count + 1):
     tls.write(bytes([0x40, 0x02, packet_id >> 8, packet_id & 0xFF]))  # a record each
-if close:
+if after == "close":
     try:
         tls.unwrap()  # writes close_notify, then wants the client's, which we do not wait for
     except ssl.SSLWantReadError:
         pass
-conn.sendall(outgoing.read())
+burst = outgoing.read()
+if after == "garbage":
+    burst += bytes([0x17, 0x03, 0x03, 0x00, 0x20]) + b"x" * 32  # application data, bad tag
+conn.sendall(burst)
 print("sent", count, flush=True)
 conn.recv(1)  # until the client closes

@@ -8,6 +8,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <iostream>
 #include <regex>
 #include <string>
 
@@ -33,13 +34,13 @@ std::string pubacks(int count) {
 class TlsLinkAgainstAPeer : public ::testing::Test {
  protected:
   // Connects to a peer that sends `count` records in one write once the handshake is done (and
-  // with `then_close`, TLS's close_notify in the same write), and returns once they are in this
-  // socket's receive queue.
-  void connect_to_burst(int count, bool then_close = false) {
+  // `then`, "close" or "garbage", behind them in the same write), and returns once they are in
+  // this socket's receive queue.
+  void connect_to_burst(int count, const std::string& then = "") {
     std::vector<std::string> argv{
         "/usr/bin/python3", FIELDLINK_SOURCE_DIR "/tests/hub/tls_burst_peer.py",
         certs_.dir() + "/server.crt", certs_.dir() + "/server.key", std::to_string(count)};
-    if (then_close) argv.emplace_back("close");
+    if (!then.empty()) argv.push_back(then);
     peer_ = std::make_unique<ChildProcess>(std::move(argv));
     const auto listening = peer_->wait_line(std::regex(R"(listening (\d+))"), 10s);
     ASSERT_TRUE(listening) << "the TLS peer did not start";
@@ -101,12 +102,27 @@ TEST_F(TlsLinkAgainstAPeer, AReadTakesNoMoreThanItsRoomAndTheRestComesNext) {
 }
 
 TEST_F(TlsLinkAgainstAPeer, AnEndBehindTheRecordsComesWithTheNextRead) {
-  connect_to_burst(10, /*then_close=*/true);
+  connect_to_burst(10, "close");
   // The records first, whole: the close_notify met after them is not lost, nor does it cost them.
   EXPECT_EQ(read_some(4096), pubacks(10));
   const auto after = read_once(4096);
   EXPECT_TRUE(after.status.closed) << after.status.error;
   EXPECT_EQ(after.data, "");
+}
+
+TEST_F(TlsLinkAgainstAPeer, ABrokenRecordBehindTheRecordsIsReportedWithItsReasonNext) {
+  connect_to_burst(10, "garbage");
+  EXPECT_EQ(read_some(4096), pubacks(10));
+  // A failure, not "closed": the reason OpenSSL gave when it met the record is kept.
+  const auto after = read_once(4096);
+  EXPECT_FALSE(after.status.closed);
+  EXPECT_NE(after.status.error, "");
+  EXPECT_NE(after.status.error, "not finished");
+  std::cout << "the next read's error: " << after.status.error << "\n";
+  EXPECT_EQ(after.data, "");
+  // Delivered once: the read after it is OpenSSL's own again (a broken link stays broken).
+  const auto again = read_once(4096);
+  EXPECT_FALSE(again.status.ok()) << again.data.size() << " bytes";
 }
 
 }  // namespace

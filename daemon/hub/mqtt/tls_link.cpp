@@ -131,6 +131,14 @@ bool TlsLink::attach_socket() {
 }
 
 void TlsLink::async_read_some(char* data, std::size_t size, ReadDone done) {
+  if (held_failure_) {
+    auto status = std::move(*held_failure_);
+    held_failure_.reset();
+    return asio::post(socket_.get_executor(),
+                      [done = std::move(done), status = std::move(status)]() mutable {
+                        done(std::move(status), 0);
+                      });
+  }
   drive(
       [this, data, size](Status& status, std::size_t& n) {
         ERR_clear_error();
@@ -141,17 +149,21 @@ void TlsLink::async_read_some(char* data, std::size_t size, ReadDone done) {
       std::move(done));
 }
 
-// SSL_read returns one record at a time, and a hub sends each PUBACK in a record of its own: read
-// one by one, every PUBACK was a handler of its own, and between two of them the upstream's pump
-// ran and sent one message in a TLS record and a write of its own (in a flood, 99 % of the
-// writes to the hub carried one message). So the records OpenSSL already holds (read-ahead) come
-// along in the same read. A failure here is left for the next read to meet and report.
+// SSL_read returns one record at a time, and mosquitto (for one) sends each PUBACK in a record of
+// its own: read one by one, every PUBACK was a handler of its own, and between two of them the
+// upstream's pump ran and sent one message in a TLS record and a write of its own (in a flood,
+// 99 % of the writes to the hub carried one message). So the records OpenSSL already holds
+// (read-ahead) come along in the same read. A failure met behind them is held for the next read,
+// so the bytes before it are not lost and the failure keeps its own reason (read again, OpenSSL
+// would report a broken connection as merely closed).
 void TlsLink::take_buffered(char* data, std::size_t size, std::size_t& n) {
   while (n < size && SSL_has_pending(ssl_) == 1) {
     std::size_t more = 0;
+    Status status;
     ERR_clear_error();
-    if (SSL_read_ex(ssl_, data + n, size - n, &more) != 1) {
-      ERR_clear_error();
+    if (step_for(SSL_read_ex(ssl_, data + n, size - n, &more), status) != Step::finished) return;
+    if (!status.ok()) {
+      held_failure_ = std::move(status);
       return;
     }
     n += more;

@@ -7,6 +7,7 @@
 // handlers never run after the socket is closed without being told (operation_aborted).
 #include <cstddef>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include <openssl/ssl.h>
@@ -45,7 +46,8 @@ class TlsLink {
   // Repeats `attempt`, waiting on the socket as OpenSSL asks, until it finishes.
   void drive(Attempt attempt, ReadDone done);
   Step step_for(int result, Status& status);
-  // After a read of `n` bytes into `data`: adds what OpenSSL already holds, up to `size`.
+  // After a read of `n` bytes into `data`: adds what OpenSSL already holds, up to `size`; a
+  // failure met there goes to `held_failure_`.
   void take_buffered(char* data, std::size_t size, std::size_t& n);
   // Gives OpenSSL the socket (see the drained guard in tls_link.cpp); false if out of memory.
   bool attach_socket();
@@ -54,7 +56,8 @@ class TlsLink {
   boost::asio::ip::tcp::socket& socket_;
   SSL* ssl_;
   std::string host_;
-  bool socket_drained_ = false;  // the last socket read returned less than asked
+  bool socket_drained_ = false;         // the last socket read returned less than asked
+  std::optional<Status> held_failure_;  // met behind records already read: the next read's result
 };
 
 }  // namespace fieldlink::hub::mqtt
