@@ -15,7 +15,7 @@
 #include "child_process.hpp"
 #include "hub/mqtt/tls_context.hpp"
 #include "hub/mqtt/tls_link.hpp"
-#include "mosquitto_broker.hpp"
+#include "test_certificates.hpp"
 
 namespace fieldlink::testing {
 namespace {
@@ -37,9 +37,9 @@ class TlsLinkAgainstAPeer : public ::testing::Test {
   // `then`, "close" or "garbage", behind them in the same write), and returns once they are in
   // this socket's receive queue.
   void connect_to_burst(int count, const std::string& then = "") {
-    std::vector<std::string> argv{
-        "/usr/bin/python3", FIELDLINK_SOURCE_DIR "/tests/hub/tls_burst_peer.py",
-        certs_.dir() + "/server.crt", certs_.dir() + "/server.key", std::to_string(count)};
+    std::vector<std::string> argv{"/usr/bin/python3",
+                                  FIELDLINK_SOURCE_DIR "/tests/hub/tls_burst_peer.py",
+                                  certs_.cert_file(), certs_.key_file(), std::to_string(count)};
     if (!then.empty()) argv.push_back(then);
     peer_ = std::make_unique<ChildProcess>(std::move(argv));
     const auto listening = peer_->wait_line(std::regex(R"(listening (\d+))"), 10s);
@@ -80,7 +80,7 @@ class TlsLinkAgainstAPeer : public ::testing::Test {
     return read.data;
   }
 
-  MosquittoBroker certs_;  // for its test CA and its server certificate for localhost
+  TestCertificates certs_;
   std::unique_ptr<ChildProcess> peer_;
   boost::asio::io_context loop_;
   boost::asio::ip::tcp::socket socket_{loop_};
